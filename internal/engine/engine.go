@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/logs"
+	"github.com/berth-dev/berth/internal/project"
+	"github.com/berth-dev/berth/internal/supervise"
+)
+
+// ErrNotRunning is returned for operations on a service that has no running replica.
+var ErrNotRunning = errors.New("not running")
+
+// ErrClosed is returned by operations on an engine that is shutting down.
+var ErrClosed = errors.New("engine is shutting down")
+
+// Options configure an Engine.
+type Options struct {
+	// StateDir is the project's state folder (logs, volumes, records).
+	StateDir string
+	// Logger receives berth's own lifecycle messages.
+	Logger *slog.Logger
+	// ReaperArgv starts the watchdog process that kills every process group
+	// if berth dies (nil: no watchdog; leftovers are still reaped at the next start).
+	ReaperArgv []string
+}
+
+// Engine runs one project. Create it with New; end it with Shutdown.
+type Engine struct {
+	opts   Options
+	log    *slog.Logger
+	reaper *supervise.Reaper
+	events *broadcaster[Event]
+
+	// ctx is the root of everything the engine starts; cancel ends it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// loops tracks every replica loop goroutine.
+	loops sync.WaitGroup
+	// done is closed when Shutdown has finished.
+	done chan struct{}
+
+	// opMu serialises operations that change the set of services (Up, Down,
+	// Stop, Start, Restart). Lock order: opMu, then mu.
+	opMu sync.Mutex
+	// recMu serialises writes of the process records file.
+	recMu sync.Mutex
+
+	// mu guards the fields below and every service's and replica's runtime
+	// fields (marked "guarded by Engine.mu").
+	mu       sync.Mutex
+	project  *project.Project
+	baseEnv  []string
+	services map[string]*service
+	logs     map[string]*logs.Log
+	// changed is closed and replaced whenever any replica's state changes.
+	changed  chan struct{}
+	shutdown bool
+}
+
+// New prepares the state folder, reaps processes a previous berth left behind,
+// and starts the watchdog. The engine runs nothing until Up.
+func New(opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{opts.StateDir, logsDir(opts.StateDir), volumesDir(opts.StateDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create state folder: %w", err)
+		}
+	}
+	e := &Engine{
+		opts:     opts,
+		log:      opts.Logger,
+		events:   newBroadcaster[Event](256),
+		done:     make(chan struct{}),
+		services: map[string]*service{},
+		logs:     map[string]*logs.Log{},
+		changed:  make(chan struct{}),
+	}
+	if killed, err := supervise.ReapLeftovers(readRecords(opts.StateDir)); err != nil {
+		e.log.Warn("reap leftovers", keyErr, err)
+	} else {
+		for _, r := range killed {
+			e.log.Info("reaped a process left by a previous berth", keyService, r.Name, keyPid, r.Pid)
+		}
+	}
+	if err := writeRecords(opts.StateDir, nil); err != nil {
+		return nil, err
+	}
+	if opts.ReaperArgv != nil {
+		r, err := supervise.StartReaper(opts.ReaperArgv)
+		if err != nil {
+			return nil, fmt.Errorf("start watchdog: %w", err)
+		}
+		e.reaper = r
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// Done is closed when the engine has shut down.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// ProjectName returns the name of the project the engine runs ("" before Up).
+func (e *Engine) ProjectName() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.project == nil {
+		return ""
+	}
+	return e.project.Name
+}
+
+// Project returns the project the engine last brought up (nil before Up).
+func (e *Engine) Project() *project.Project {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.project
+}
+
+// Shutdown stops every replica (stop signal, then SIGKILL after the grace
+// period, or at once when ctx is cancelled), flushes logs and ends the engine.
+// It is idempotent; later calls wait for the first.
+func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
+	e.mu.Lock()
+	if e.shutdown {
+		e.mu.Unlock()
+		<-e.done
+		return nil
+	}
+	e.shutdown = true
+	e.mu.Unlock()
+
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
+	err := e.stopServices(ctx, nil, timeout, false)
+	e.cancel()
+	e.loops.Wait()
+	e.mu.Lock()
+	for _, l := range e.logs {
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	e.mu.Unlock()
+	if e.reaper != nil {
+		err = errors.Join(err, e.reaper.Close())
+	}
+	err = errors.Join(err, writeRecords(e.opts.StateDir, nil))
+	e.events.close()
+	close(e.done)
+	return err
+}
+
+// notifyLocked wakes everything waiting for a state change. mu must be held.
+func (e *Engine) notifyLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// emit publishes an event on the project's event stream.
+func (e *Engine) emit(r *replica, action string, attrs map[string]string) {
+	e.events.publish(Event{
+		Time:       time.Now(),
+		Type:       "container",
+		Action:     action,
+		ID:         r.name,
+		Service:    r.svc.spec.Name,
+		Attributes: attrs,
+	})
+}
+
+// serviceNames returns the names of the services the engine knows, sorted.
+// mu must be held.
+func (e *Engine) serviceNamesLocked() []string {
+	names := make([]string, 0, len(e.services))
+	for n := range e.services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// selectLocked resolves names to services (empty: all), failing on unknown
+// names with the list of known ones. mu must be held.
+func (e *Engine) selectLocked(names []string) ([]*service, error) {
+	if len(names) == 0 {
+		var all []*service
+		for _, n := range e.serviceNamesLocked() {
+			all = append(all, e.services[n])
+		}
+		return all, nil
+	}
+	var out []*service
+	for _, n := range names {
+		s, ok := e.services[n]
+		if !ok {
+			return nil, &UnknownServiceError{Name: n, Known: e.serviceNamesLocked()}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// UnknownServiceError names a service that is not in the project.
+type UnknownServiceError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownServiceError) Error() string {
+	return fmt.Sprintf("no such service: %q (services: %s)", e.Name, joinNames(e.Known))
+}
+
+func joinNames(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+// Kill sends a signal (default SIGKILL) to the process groups of services'
+// running replicas. A killed replica counts as stopped by the user: its
+// restart policy does not bring it back, as with docker.
+func (e *Engine) Kill(ctx context.Context, req KillRequest) error {
+	sig := syscall.SIGKILL
+	if req.Signal != "" {
+		s, err := supervise.ParseSignal(req.Signal)
+		if err != nil {
+			return fmt.Errorf("kill: %w", err)
+		}
+		sig = s
+	}
+	e.mu.Lock()
+	svcs, err := e.selectLocked(req.Services)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	var procs []*supervise.Process
+	for _, s := range svcs {
+		for _, r := range s.replicas {
+			if r.proc != nil {
+				r.userStopped = true
+				procs = append(procs, r.proc)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(procs) == 0 {
+		return fmt.Errorf("kill: %w: no running replica in %s", ErrNotRunning, serviceList(svcs))
+	}
+	var errs []error
+	for _, p := range procs {
+		if err := p.Signal(sig); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func serviceList(svcs []*service) string {
+	names := make([]string, len(svcs))
+	for i, s := range svcs {
+		names[i] = s.spec.Name
+	}
+	return joinNames(names)
+}

@@ -1,0 +1,180 @@
+package logs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary a helper process that prints lines (see
+// runHelper) instead of running the tests.
+const helperEnv = "BERTH_LOGS_HELPER"
+
+// TestMain runs the helper process when asked to, and ends the package's
+// tests with a goroutine-leak check.
+// TODO(berthtest): move checkGoroutines to internal/berthtest once it exists.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode))
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := checkGoroutines(2 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// runHelper prints "lines N": N numbered lines to stdout; "both N": N numbered
+// lines, alternately to stdout and stderr.
+func runHelper(mode string) int {
+	verb, arg, _ := strings.Cut(mode, " ")
+	n, err := strconv.Atoi(arg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bad helper mode", mode)
+		return 2
+	}
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	errw := bufio.NewWriterSize(os.Stderr, 64<<10)
+	defer out.Flush()
+	defer errw.Flush()
+	for i := 1; i <= n; i++ {
+		w := out
+		if verb == "both" && i%2 == 0 {
+			w = errw
+		}
+		fmt.Fprintf(w, "%s\n", helperLine(i))
+	}
+	return 0
+}
+
+// helperLine is the text of line i of the helper and of the test readers.
+func helperLine(i int) string {
+	return fmt.Sprintf("line %07d %s", i, strings.Repeat("x", i%50))
+}
+
+// checkGoroutines waits up to timeout for every goroutine other than the
+// caller and the runtime's own to end, and reports those that remain.
+func checkGoroutines(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		leaked := leakedGoroutines()
+		if len(leaked) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("leaked %d goroutine(s):\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func leakedGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var leaked []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 { // the calling goroutine
+			continue
+		}
+		if strings.Contains(g, "os/signal.signal_recv") ||
+			strings.Contains(g, "os/signal.loop") ||
+			strings.Contains(g, "runtime.ensureSigM") ||
+			strings.Contains(g, "testing.(*M).") ||
+			strings.Contains(g, "runtime.goexit0") {
+			continue
+		}
+		leaked = append(leaked, g)
+	}
+	return leaked
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openLog opens a log of service "svc" in a temporary directory and closes it
+// at the end of the test.
+func openLog(t testing.TB, opts Options) *Log {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	l, err := Open("svc", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return l
+}
+
+// readAll reads a subscription to its end (not following) or until it has
+// delivered line until (following), and returns the lines and the missed count.
+func readAll(t testing.TB, s *Subscription, until uint64) ([]Line, uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var all []Line
+	var missed uint64
+	for {
+		lines, m, err := s.Next(ctx)
+		all = append(all, lines...)
+		missed += m
+		if errors.Is(err, io.EOF) {
+			return all, missed
+		}
+		if err != nil {
+			t.Fatalf("next: %v (after %d lines)", err, len(all))
+		}
+		if until > 0 && len(all) > 0 && all[len(all)-1].Seq >= until {
+			return all, missed
+		}
+	}
+}
+
+// readHistory returns every line of l that is on disk or in memory (Tail -1).
+func readHistory(t testing.TB, l *Log) []Line {
+	t.Helper()
+	s, err := l.Subscribe(SubscribeOptions{Tail: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lines, missed := readAll(t, s, 0)
+	if missed != 0 {
+		t.Fatalf("history: missed %d", missed)
+	}
+	return lines
+}
+
+// checkSeq fails unless lines have the sequence numbers first, first+1, …
+func checkSeq(t testing.TB, lines []Line, first uint64) {
+	t.Helper()
+	for i, ln := range lines {
+		if want := first + uint64(i); ln.Seq != want {
+			t.Fatalf("line %d: seq %d, want %d (gap or duplicate)", i, ln.Seq, want)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package project
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// RunnableError lists the services that have nothing to run natively.
+type RunnableError struct {
+	// Services are the offending services, in name order.
+	Services []NotRunnable
+}
+
+// NotRunnable is one service without a native command.
+type NotRunnable struct {
+	Service string
+	Image   string
+	// File and Line locate the service in the compose files (Line 0 if unknown).
+	File string
+	Line int
+}
+
+func (e *RunnableError) Error() string {
+	var b strings.Builder
+	for i, s := range e.Services {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		switch {
+		case s.Image != "":
+			fmt.Fprintf(&b, "service %q has only image %q: berth runs services natively and needs a command", s.Service, s.Image)
+		default:
+			fmt.Fprintf(&b, "service %q has no command: berth runs services natively and needs a command", s.Service)
+		}
+		place := displayPath(s.File)
+		if s.Line > 0 {
+			place += ":" + strconv.Itoa(s.Line)
+		}
+		if place == "" {
+			place = "the compose file"
+		}
+		fmt.Fprintf(&b, "\nhint: add `x-berth: {command: ...}` to the service (%s), or install the program and set `command:`", place)
+	}
+	return b.String()
+}
+
+// CheckRunnable reports every service that has nothing to run natively
+// (only an image, or only a build, and no x-berth.command). `up` and `run`
+// call it before anything starts.
+func (p *Project) CheckRunnable() error {
+	var bad []NotRunnable
+	for _, s := range p.Services {
+		if len(s.Argv) > 0 {
+			continue
+		}
+		n := NotRunnable{Service: s.Name, Image: s.Image}
+		if p.sources != nil {
+			n.File, n.Line = p.sources.place("services", s.Name)
+		} else if len(p.ComposeFiles) > 0 {
+			n.File = p.ComposeFiles[0]
+		}
+		bad = append(bad, n)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &RunnableError{Services: bad}
+}
