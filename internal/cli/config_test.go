@@ -63,11 +63,16 @@ volumes:
 		{name: "output file", args: []string{"config", "--format", "json", "-o", out}},
 		{name: "bad format is a usage error", args: []string{"config", "--format", "toml"}, wantCode: ExitUsage, wantErr: `invalid --format "toml"`},
 		{name: "no arguments", args: []string{"config", "web"}, wantCode: ExitUsage},
+		// docker compose's own placement: global flags before the verb.
+		{name: "global flags before the verb", args: []string{"-f", file, "-p", "before", "config", "--format", "json"}, wantOut: `"name": "before"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, stdout, stderr := iostreams.Test()
-			args := append([]string{"-f", file}, tt.args...)
+			args := tt.args
+			if args[0] == "config" {
+				args = append([]string{"config", "-f", file}, args[1:]...)
+			}
 			code := Run(args, ios)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,8 +24,9 @@ import (
 // runningEngine is an engine and its API server, running in this process.
 type runningEngine struct {
 	eng    *engine.Engine
-	cancel context.CancelFunc
-	served chan error
+	cancel  context.CancelFunc
+	served  chan error
+	pidFile string
 }
 
 // startEngine starts an engine for the project whose state lives in
@@ -46,8 +49,13 @@ func startEngine(stateDir string, log *slog.Logger) (*runningEngine, error) {
 		l.Close()
 		return nil, err
 	}
+	pidFile := filepath.Join(stateDir, "engine.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		l.Close()
+		return nil, errors.Join(fmt.Errorf("write engine pid: %w", err), eng.Shutdown(context.Background(), nil))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	re := &runningEngine{eng: eng, cancel: cancel, served: make(chan error, 1)}
+	re := &runningEngine{eng: eng, cancel: cancel, served: make(chan error, 1), pidFile: pidFile}
 	srv := server.New(eng, log)
 	go func() { re.served <- srv.Serve(ctx, l) }()
 	return re, nil
@@ -57,7 +65,9 @@ func startEngine(stateDir string, log *slog.Logger) (*runningEngine, error) {
 func (r *runningEngine) shutdown(force context.Context, timeout *time.Duration) error {
 	err := r.eng.Shutdown(force, timeout)
 	r.cancel()
-	return errors.Join(err, <-r.served)
+	err = errors.Join(err, <-r.served)
+	_ = os.Remove(r.pidFile)
+	return err
 }
 
 // newEngineCmd is the hidden verb a detached `up -d` runs: the engine as a daemon.

@@ -60,8 +60,14 @@ func Run(args []string, ios *iostreams.IOStreams) ExitCode {
 			}
 		}
 	}()
-	root := newRootCmd(ios, force)
-	root.SetArgs(args)
+	pre := &globalOptions{}
+	rest, err := splitGlobal(args, pre)
+	if err != nil {
+		fmt.Fprintf(ios.ErrOut, "berth: %v\n", err)
+		return ExitUsage
+	}
+	root := newRootCmd(ios, force, pre)
+	root.SetArgs(rest)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
@@ -79,7 +85,9 @@ func Run(args []string, ios *iostreams.IOStreams) ExitCode {
 	return code
 }
 
-func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}) *cobra.Command {
+// newRootCmd builds the command tree; pre holds the global flags given
+// before the verb, which come first (flags after the verb add to them).
+func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOptions) *cobra.Command {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "berth",
@@ -88,17 +96,21 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}) *cobra.Command 
 (no containers), with docker compose's verbs and flags.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			g.files = append(append([]string(nil), pre.files...), g.files...)
+			g.profiles = append(append([]string(nil), pre.profiles...), g.profiles...)
+			g.envFiles = append(append([]string(nil), pre.envFiles...), g.envFiles...)
+			if g.project == "" {
+				g.project = pre.project
+			}
+			if g.projectDir == "" {
+				g.projectDir = pre.projectDir
+			}
+		},
 	}
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
-	pf := root.PersistentFlags()
-	pf.StringArrayVarP(&g.files, "file", "f", nil, "compose configuration files")
-	pf.StringVarP(&g.project, "project-name", "p", "", "project name")
-	pf.StringArrayVar(&g.profiles, "profile", nil, "profiles to enable")
-	pf.StringArrayVar(&g.envFiles, "env-file", nil, "alternate environment files")
-	pf.StringVar(&g.projectDir, "project-directory", "", "alternate working directory (default: the folder of the first compose file)")
-
 	f := &factory{ios: ios, global: g, force: force}
 	root.AddCommand(
 		newConfigCmd(f),
@@ -115,7 +127,65 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}) *cobra.Command 
 		newEngineCmd(f),
 		newReapCmd(),
 	)
+	for _, c := range root.Commands() {
+		if !c.Hidden {
+			addGlobalFlags(c, g)
+		}
+	}
 	return root
+}
+
+// addGlobalFlags gives a verb docker compose's global flags, so they work
+// after the verb too (berth config -p x). `logs` keeps -f for --follow, as
+// in docker compose; there, --file has no shorthand.
+func addGlobalFlags(cmd *cobra.Command, g *globalOptions) {
+	fl := cmd.Flags()
+	if fl.ShorthandLookup("f") == nil {
+		fl.StringArrayVarP(&g.files, "file", "f", nil, "compose configuration files")
+	} else {
+		fl.StringArrayVar(&g.files, "file", nil, "compose configuration files")
+	}
+	fl.StringVarP(&g.project, "project-name", "p", "", "project name")
+	fl.StringArrayVar(&g.profiles, "profile", nil, "profiles to enable")
+	fl.StringArrayVar(&g.envFiles, "env-file", nil, "alternate environment files")
+	fl.StringVar(&g.projectDir, "project-directory", "", "alternate working directory (default: the folder of the first compose file)")
+}
+
+// splitGlobal takes the global flags that come before the verb
+// (berth -f a.yaml -p x logs -f) out of args, into g.
+func splitGlobal(args []string, g *globalOptions) ([]string, error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			return args[i:], nil
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		var dst func(string)
+		switch name {
+		case "-f", "--file":
+			dst = func(v string) { g.files = append(g.files, v) }
+		case "-p", "--project-name":
+			dst = func(v string) { g.project = v }
+		case "--profile":
+			dst = func(v string) { g.profiles = append(g.profiles, v) }
+		case "--env-file":
+			dst = func(v string) { g.envFiles = append(g.envFiles, v) }
+		case "--project-directory":
+			dst = func(v string) { g.projectDir = v }
+		default:
+			// Not a global flag (--help, --version...): let cobra see it.
+			return args[i:], nil
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, usageErrorf("flag %s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		dst(value)
+	}
+	return nil, nil
 }
 
 // noArgs rejects positional arguments with a usage error.

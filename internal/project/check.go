@@ -16,6 +16,8 @@ type RunnableError struct {
 type NotRunnable struct {
 	Service string
 	Image   string
+	// Build is the build context when the service only has a build.
+	Build string
 	// File and Line locate the service in the compose files (Line 0 if unknown).
 	File string
 	Line int
@@ -28,6 +30,8 @@ func (e *RunnableError) Error() string {
 			b.WriteString("\n")
 		}
 		switch {
+		case s.Build != "":
+			fmt.Fprintf(&b, "service %q has only a build (%s): berth runs services natively and needs a command", s.Service, displayPath(s.Build))
 		case s.Image != "":
 			fmt.Fprintf(&b, "service %q has only image %q: berth runs services natively and needs a command", s.Service, s.Image)
 		default:
@@ -55,6 +59,11 @@ func (p *Project) CheckRunnable() error {
 			continue
 		}
 		n := NotRunnable{Service: s.Name, Image: s.Image}
+		if p.compose != nil {
+			if sc, ok := p.compose.Services[s.Name]; ok && sc.Build != nil && sc.Image == "" {
+				n.Build = sc.Build.Context
+			}
+		}
 		if p.sources != nil {
 			n.File, n.Line = p.sources.place("services", s.Name)
 		} else if len(p.ComposeFiles) > 0 {

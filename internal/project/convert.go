@@ -163,6 +163,20 @@ func convertService(cp *types.Project, sc types.ServiceConfig, src *sourceSet) (
 		}
 	}
 
+	if sc.Develop != nil {
+		for _, w := range sc.Develop.Watch {
+			path := w.Path
+			if path != "" && !filepath.IsAbs(path) {
+				path = filepath.Join(cp.WorkingDir, path)
+			}
+			s.Watch = append(s.Watch, WatchRule{
+				Path: path, Action: string(w.Action), Target: w.Target,
+				Ignore: slices.Clone(w.Ignore), Include: slices.Clone(w.Include),
+				Exec: slices.Clone([]string(w.Exec.Command)), InitialSync: w.InitialSync,
+			})
+		}
+	}
+
 	warns = append(warns, serviceWarnings(sc, src)...)
 
 	h, err := serviceHash(s)

@@ -350,6 +350,29 @@ func TestLoad_XBerthReservedKeys(t *testing.T) {
 	}
 }
 
+func TestLoad_Watch(t *testing.T) {
+	p, dir := mustLoad(t, `services:
+  web:
+    build: .
+    command: [run]
+    develop:
+      watch:
+        - path: ./src
+          action: sync+restart
+          target: /app/src
+          ignore: [node_modules/]
+        - path: package.json
+          action: rebuild
+`)
+	want := []WatchRule{
+		{Path: filepath.Join(dir, "src"), Action: "sync+restart", Target: "/app/src", Ignore: []string{"node_modules/"}},
+		{Path: filepath.Join(dir, "package.json"), Action: "rebuild"},
+	}
+	if got := mustService(t, p, "web").Watch; !reflect.DeepEqual(got, want) {
+		t.Errorf("Watch = %+v, want %+v", got, want)
+	}
+}
+
 func TestServiceHash(t *testing.T) {
 	base := Service{Name: "web", Argv: []string{"run"}, WorkingDir: "/src", Replicas: 1, StopSignal: "SIGTERM"}
 	h := func(s Service) string {
@@ -409,7 +432,7 @@ func TestCheckRunnable(t *testing.T) {
 		"compose.yaml:5)",
 		"x-berth: {command: ...}",
 		"install the program and set `command:`",
-		`service "api" has no command`,
+		`service "api" has only a build (`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not contain %q", msg, want)

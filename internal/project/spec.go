@@ -69,6 +69,8 @@ type Service struct {
 	// Build is x-berth.build: a native build command (a shell command line)
 	// that the watch/rebuild work runs before (re)starting the service.
 	Build string `json:"build,omitempty"`
+	// Watch are the develop.watch rules, for the watch/rebuild work.
+	Watch []WatchRule `json:"watch,omitempty"`
 	// Inspect is x-berth.inspect: put the HTTP inspector in front of the
 	// service's published ports.
 	Inspect bool `json:"inspect,omitempty"`
@@ -138,6 +140,23 @@ type VolumeMount struct {
 	// Target is the container path the compose file names (informational natively).
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// WatchRule is one develop.watch entry. Natively the service already sees
+// the files, so "sync" needs no copy; the watch work decides what each
+// action means (restart, run Build then restart, run Exec).
+type WatchRule struct {
+	// Path is the absolute host path to watch.
+	Path string `json:"path"`
+	// Action is sync, rebuild, restart, sync+restart or sync+exec.
+	Action string `json:"action"`
+	// Target is the container path of sync actions (informational natively).
+	Target  string   `json:"target,omitempty"`
+	Ignore  []string `json:"ignore,omitempty"`
+	Include []string `json:"include,omitempty"`
+	// Exec is the command of sync+exec, as an argv.
+	Exec        []string `json:"exec,omitempty"`
+	InitialSync bool     `json:"initial_sync,omitempty"`
 }
 
 // Warning is something in the compose file berth cannot honour natively.

@@ -242,7 +242,9 @@ func (p *Process) Pgid() int { return p.pid }
 // across pid reuse; see Record.
 func (p *Process) StartTime() uint64 { return p.startTime }
 
-// Done returns a channel closed when the process has been waited for.
+// Done returns a channel closed when the process has been waited for: the
+// leader has been reaped, the rest of its group SIGKILLed, and those group
+// members that were reparented to berth (see BecomeSubreaper) reaped as well.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Err returns the exit status once Done is closed: nil for exit status 0,
