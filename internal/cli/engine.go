@@ -113,40 +113,41 @@ func newReapCmd() *cobra.Command {
 
 // spawnDaemon starts `berth __engine` detached from the terminal (its own
 // session), writing its output to the state folder, and waits until its API
-// answers.
-func spawnDaemon(ctx context.Context, stateDir string) (*client.Client, error) {
+// answers. exited is closed when the daemon process ends.
+func spawnDaemon(ctx context.Context, stateDir string) (c *client.Client, exited <-chan struct{}, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find berth's own executable: %w", err)
+		return nil, nil, fmt.Errorf("find berth's own executable: %w", err)
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
+		return nil, nil, fmt.Errorf("create state folder: %w", err)
 	}
 	logPath := engine.EngineLogPath(stateDir)
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open engine log: %w", err)
+		return nil, nil, fmt.Errorf("open engine log: %w", err)
 	}
 	defer out.Close()
 	cmd := exec.Command(exe, "__engine", "--state-dir", stateDir)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start engine: %w", err)
+		return nil, nil, fmt.Errorf("start engine: %w", err)
 	}
-	exited := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		close(exited)
+		close(done)
 	}()
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := client.WaitReady(wctx, engine.SocketPath(stateDir), exited)
+	c, err = client.WaitReady(wctx, engine.SocketPath(stateDir), done)
 	if err != nil {
 		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("%w; its output is in %s:\n%s", err, logPath, tailFile(logPath, 2048))
+		<-done
+		return nil, nil, fmt.Errorf("%w; its output is in %s:\n%s", err, logPath, tailFile(logPath, 2048))
 	}
-	return c, nil
+	return c, done, nil
 }
 
 // tailFile returns the last n bytes of a file, for error messages.

@@ -125,13 +125,14 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	c, err := client.Dial(ctx, engine.SocketPath(stateDir))
 	attached := err == nil
 	var local *runningEngine
+	var daemonExited <-chan struct{}
 	switch {
 	case attached:
 		// An engine already runs this project: bring it in line with the file.
 	case !errors.Is(err, client.ErrNotRunning):
 		return err
 	case opts.detach:
-		if c, err = spawnDaemon(ctx, stateDir); err != nil {
+		if c, daemonExited, err = spawnDaemon(ctx, stateDir); err != nil {
 			return err
 		}
 	default:
@@ -150,9 +151,10 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	if opts.detach {
 		res, err := c.Up(ctx, req)
 		if err != nil {
-			if !attached {
+			if daemonExited != nil {
 				// Nothing may be left running after a failed up.
 				_ = c.Down(context.WithoutCancel(ctx), engine.DownRequest{})
+				<-daemonExited
 			}
 			return err
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/dotenv"
-	"github.com/compose-spec/compose-go/v2/errdefs"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
 )
@@ -44,14 +43,13 @@ type LoadOptions struct {
 
 // Environment variables with a meaning to the loader, as docker compose names them.
 const (
-	envComposeFile         = "COMPOSE_FILE"
-	envComposePathSep      = "COMPOSE_PATH_SEPARATOR"
-	envComposeEnvFiles     = "COMPOSE_ENV_FILES"
-	envComposeDisableEnv   = "COMPOSE_DISABLE_ENV_FILE"
-	envPythonUnbuffered    = "PYTHONUNBUFFERED"
-	defaultStopSignal      = "SIGTERM"
-	extensionName          = "x-berth"
-	composeNotFoundMessage = "no configuration file provided: not found"
+	envComposeFile       = "COMPOSE_FILE"
+	envComposePathSep    = "COMPOSE_PATH_SEPARATOR"
+	envComposeEnvFiles   = "COMPOSE_ENV_FILES"
+	envComposeDisableEnv = "COMPOSE_DISABLE_ENV_FILE"
+	envPythonUnbuffered  = "PYTHONUNBUFFERED"
+	defaultStopSignal    = "SIGTERM"
+	extensionName        = "x-berth"
 )
 
 // defaultFileNames and defaultOverrideNames are compose-go's discovery
@@ -164,8 +162,8 @@ func loadCompose(ctx context.Context, opts LoadOptions) (*types.Project, *source
 			files = discoverFiles(start, capture)
 		}
 		if len(files) == 0 {
-			return nil, nil, nil, fmt.Errorf("load project: %s (looked for %s in %s and its parents)",
-				composeNotFoundMessage, strings.Join(defaultFileNames, ", "), start)
+			return nil, nil, nil, fmt.Errorf("load project: %w (looked for %s in %s and its parents)",
+				ErrNoComposeFile, strings.Join(defaultFileNames, ", "), start)
 		}
 	}
 
@@ -174,8 +172,14 @@ func loadCompose(ctx context.Context, opts LoadOptions) (*types.Project, *source
 		if event != "include" {
 			return
 		}
+		dir, _ := meta["workingdir"].(string)
 		if paths, ok := meta["path"].(types.StringList); ok {
-			includes = append(includes, paths...)
+			for _, p := range paths {
+				if !filepath.IsAbs(p) && dir != "" {
+					p = filepath.Join(dir, p)
+				}
+				includes = append(includes, p)
+			}
 		}
 	}
 
@@ -328,8 +332,10 @@ func envBool(s string) bool {
 	return false
 }
 
-// isNotFound reports whether err is compose-go's "no file" error.
-func isNotFound(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
+// ErrNoComposeFile is returned (wrapped) by Load when no compose file was
+// given and none was found; callers that only need a project name (down -p)
+// can branch on it.
+var ErrNoComposeFile = errors.New("no configuration file provided: not found")
 
 // logMu serialises loads: compose-go logs through logrus's global logger,
 // which each load points at its own capture while it runs.

@@ -493,9 +493,27 @@ func TestLoad_Errors(t *testing.T) {
 			want:  []string{"compose.yaml:5: services.web.x-berth.inspect: must be true or false"},
 		},
 		{
+			name:  "x-berth healthcheck key",
+			files: map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n    x-berth:\n      command: run\n      healthcheck:\n        tset: [CMD, x]\n"},
+			want:  []string{"compose.yaml:6: services.web.x-berth.healthcheck: unknown key \"tset\""},
+		},
+		{
+			name:  "several x-berth errors are all reported",
+			files: map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    x-berth:\n      command: []\n  b:\n    image: x\n    x-berth: run\n"},
+			want:  []string{"compose.yaml:5: services.a.x-berth.command: must not be empty", "compose.yaml:8: services.b.x-berth: must be a mapping, got a string"},
+		},
+		{
 			name:  "error in an override file",
 			files: map[string]string{"compose.yaml": "services:\n  web:\n    image: x\n", "compose.override.yaml": "services:\n  web:\n    foo: 1\n"},
 			want:  []string{"compose.override.yaml:3: services.web.foo: unknown key"},
+		},
+		{
+			name: "error in an included file",
+			files: map[string]string{
+				"compose.yaml": "include:\n  - inc/db.yaml\nservices:\n  web:\n    image: x\n",
+				"inc/db.yaml":  "services:\n  db:\n    image: x\n\n    imagee: y\n",
+			},
+			want: []string{"db.yaml:5: services.db.imagee: unknown key"},
 		},
 		{
 			name:  "no compose file",
@@ -585,6 +603,18 @@ func TestLoad_Options(t *testing.T) {
 		if p.Name != "demo" {
 			t.Errorf("name = %q", p.Name)
 		}
+		if len(p.Warnings) != 0 {
+			t.Errorf("warnings = %v, want none", p.Warnings)
+		}
+	})
+	t.Run("unknown profile warns", func(t *testing.T) {
+		p, err := Load(ctx, LoadOptions{WorkingDir: dir, Profiles: []string{"tool"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0].Message, `profile "tool" is not used by any service`) {
+			t.Errorf("warnings = %v, want one about profile \"tool\"", p.Warnings)
+		}
 	})
 	t.Run("COMPOSE_FILE, COMPOSE_PROJECT_NAME and COMPOSE_PROFILES", func(t *testing.T) {
 		p, err := Load(ctx, LoadOptions{WorkingDir: dir, Environ: []string{
@@ -597,6 +627,12 @@ func TestLoad_Options(t *testing.T) {
 		}
 		if p.Name != "envname" {
 			t.Errorf("name = %q", p.Name)
+		}
+	})
+	t.Run("no compose file", func(t *testing.T) {
+		_, err := Load(ctx, LoadOptions{WorkingDir: t.TempDir()})
+		if !errors.Is(err, ErrNoComposeFile) {
+			t.Errorf("Load in an empty folder = %v, want ErrNoComposeFile", err)
 		}
 	})
 	t.Run("MarshalConfig escapes dollars and rejects unknown formats", func(t *testing.T) {

@@ -2,6 +2,7 @@ package project
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -121,6 +122,18 @@ func projectWarnings(cp *types.Project, src *sourceSet) []Warning {
 	var out []Warning
 	for _, name := range sortedKeys(cp.Jobs) {
 		out = append(out, src.warning("jobs are not run natively; use `berth run` with a service", "jobs", name))
+	}
+	known := map[string]bool{}
+	for _, sc := range cp.AllServices() {
+		for _, pr := range sc.Profiles {
+			known[pr] = true
+		}
+	}
+	for _, pr := range cp.Profiles {
+		if pr != "" && pr != "*" && !known[pr] {
+			out = append(out, Warning{Key: "profiles",
+				Message: fmt.Sprintf("profile %q is not used by any service (check --profile and COMPOSE_PROFILES)", pr)})
+		}
 	}
 	for _, name := range sortedKeys(cp.Models) {
 		out = append(out, src.warning("models are not run natively", "models", name))
