@@ -134,6 +134,15 @@ func openLog(t testing.TB, opts Options) *Log {
 // delivered line until (following), and returns the lines and the missed count.
 func readAll(t testing.TB, s *Subscription, until uint64) ([]Line, uint64) {
 	t.Helper()
+	lines, missed, err := collect(s, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines, missed
+}
+
+// collect is readAll for goroutines other than the test's.
+func collect(s *Subscription, until uint64) ([]Line, uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var all []Line
@@ -143,13 +152,13 @@ func readAll(t testing.TB, s *Subscription, until uint64) ([]Line, uint64) {
 		all = append(all, lines...)
 		missed += m
 		if errors.Is(err, io.EOF) {
-			return all, missed
+			return all, missed, nil
 		}
 		if err != nil {
-			t.Fatalf("next: %v (after %d lines)", err, len(all))
+			return all, missed, fmt.Errorf("next: %w (after %d lines, missed %d)", err, len(all), missed)
 		}
 		if until > 0 && len(all) > 0 && all[len(all)-1].Seq >= until {
-			return all, missed
+			return all, missed, nil
 		}
 	}
 }
