@@ -44,6 +44,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("BERTH_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("NO_COLOR", "1")
+			// A race-built binary sleeps 1 s at exit by default; scripts run it hundreds of times.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			env.Setenv("REPO", repoRoot)
 			// A free port for scripts that publish one.
 			for _, name := range []string{"PORT", "PORT2"} {

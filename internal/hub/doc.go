@@ -72,10 +72,14 @@
 //
 //	Memory.mu  →  stream.mu  →  Subscriber.mu
 //
-// never the reverse. Publish takes Memory.mu only to look its stream up, then
-// stream.mu for numbering, tail and fan-out. Subscriber.mu is a leaf: nothing
-// is locked or called while it is held, and Subscriber.Close runs its
-// AfterClose functions (which take Memory.mu) after releasing it.
+// never the reverse. Memory.mu serializes subscription changes (Subscribe,
+// Unsubscribe, Close, creating and forgetting streams); Publish takes it only
+// to create a stream, and otherwise finds its stream without a lock and takes
+// that stream's mu alone, for numbering, tail and fan-out. So a publisher
+// waits only for other publishers of its stream and for a Subscribe replaying
+// that stream's tail. Subscriber.mu is a leaf: nothing is locked or called
+// while it is held, and Subscriber.Close runs its AfterClose functions (which
+// take Memory.mu) after releasing it.
 //
 // A NATS hub (internal/hub/natshub, one subject per stream, JetStream for the
 // tail) implements the same Hub interface and fills the same Subscriber

@@ -138,7 +138,8 @@ type gapPayload struct {
 	Last   uint64 `json:"last"`
 }
 
-// Frame returns the notice as a frame on StreamControl.
+// Frame returns the notice as a frame on StreamControl. It panics if n.Op
+// is not OpMissed or OpGap.
 func (n Notice) Frame() Frame {
 	var v any
 	switch n.Op {

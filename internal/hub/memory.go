@@ -3,6 +3,7 @@ package hub
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultTailSize is the number of frames a stream retains when
@@ -14,9 +15,9 @@ type Options struct {
 	// TailSize is how many of its latest frames each stream retains for
 	// subscribers that resume with since (default DefaultTailSize).
 	TailSize int
-	// QueueSize is the queue size of subscribers made by the hub's users
-	// with NewSubscriber(0); it is informative here, since subscribers are
-	// made by their owners (default DefaultQueueSize).
+	// QueueSize is the queue size of the subscribers Memory.NewSubscriber
+	// makes (default DefaultQueueSize). Subscribers made with the package's
+	// NewSubscriber have the size given there.
 	QueueSize int
 }
 
@@ -29,10 +30,14 @@ type Memory struct {
 	tailSize  int
 	queueSize int
 
-	mu      sync.RWMutex // guards streams, members and closed; taken before stream.mu
-	streams map[string]*stream
+	// streams maps a name to its *stream. Publish and Last read it without
+	// a lock, so that publishing never waits for a Subscribe of another
+	// stream; it is written only with mu held.
+	streams sync.Map
+	closed  atomic.Bool // set once, with mu held
+
+	mu      sync.Mutex // guards members, and serializes changes to streams; taken before stream.mu
 	members map[*Subscriber]*membership
-	closed  bool
 }
 
 var _ Hub = (*Memory)(nil)
@@ -68,7 +73,6 @@ func NewMemory(opts Options) *Memory {
 	return &Memory{
 		tailSize:  opts.TailSize,
 		queueSize: opts.QueueSize,
-		streams:   make(map[string]*stream),
 		members:   make(map[*Subscriber]*membership),
 	}
 }
@@ -92,7 +96,7 @@ func (m *Memory) Publish(name string, payload any) (uint64, error) {
 			return 0, err
 		}
 		st.mu.Lock()
-		if st.dead { // forgotten since we looked it up
+		if st.dead { // forgotten since we looked it up, or the hub closed
 			st.mu.Unlock()
 			continue
 		}
@@ -113,31 +117,28 @@ func (m *Memory) Publish(name string, payload any) (uint64, error) {
 
 // stream returns stream name, creating it if create is set (or nil).
 func (m *Memory) stream(name string, create bool) (*stream, error) {
-	m.mu.RLock()
-	st, closed := m.streams[name], m.closed
-	m.mu.RUnlock()
-	if closed {
+	if m.closed.Load() {
 		return nil, ErrHubClosed
 	}
-	if st != nil || !create {
+	if st, ok := m.streams.Load(name); ok || !create {
+		st, _ := st.(*stream)
 		return st, nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed.Load() {
 		return nil, ErrHubClosed
 	}
 	return m.streamLocked(name), nil
 }
 
-// streamLocked returns stream name, creating it. m.mu must be held for
-// writing.
+// streamLocked returns stream name, creating it. m.mu must be held.
 func (m *Memory) streamLocked(name string) *stream {
-	st := m.streams[name]
-	if st == nil {
-		st = &stream{name: name, prefix: framePrefix(name), idx: make(map[*Subscriber]int)}
-		m.streams[name] = st
+	if st, ok := m.streams.Load(name); ok {
+		return st.(*stream)
 	}
+	st := &stream{name: name, prefix: framePrefix(name), idx: make(map[*Subscriber]int)}
+	m.streams.Store(name, st)
 	return st
 }
 
@@ -155,7 +156,7 @@ func (m *Memory) Subscribe(sub *Subscriber, streams []string, since map[string]u
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed.Load() {
 		return ErrHubClosed
 	}
 	mem := m.members[sub]
@@ -251,7 +252,7 @@ func (m *Memory) Unsubscribe(sub *Subscriber, streams []string) {
 		st.detach(sub)
 		if len(st.subs) == 0 && st.seq == 0 && !st.dead {
 			st.dead = true
-			delete(m.streams, name)
+			m.streams.Delete(name)
 		}
 		st.mu.Unlock()
 	}
@@ -276,22 +277,25 @@ func (m *Memory) Last(name string) uint64 {
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed.Load() {
 		return nil
 	}
-	m.closed = true
-	for _, st := range m.streams {
+	m.closed.Store(true)
+	m.streams.Range(func(name, v any) bool {
+		st := v.(*stream)
 		st.mu.Lock()
 		st.dead = true
 		st.subs, st.idx = nil, nil
 		st.tail.reset()
 		st.mu.Unlock()
-	}
+		m.streams.Delete(name)
+		return true
+	})
 	for sub, mem := range m.members {
 		mem.stop()
 		sub.End(ErrHubClosed)
 	}
-	m.streams, m.members = nil, nil
+	m.members = nil
 	return nil
 }
 

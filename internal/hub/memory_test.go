@@ -543,9 +543,11 @@ func TestMemory_Unsubscribe(t *testing.T) {
 
 // hubState summarises what m holds.
 func hubState(m *Memory) string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return fmt.Sprintf("streams=%d members=%d", len(m.streams), len(m.members))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	m.streams.Range(func(any, any) bool { n++; return true })
+	return fmt.Sprintf("streams=%d members=%d", n, len(m.members))
 }
 
 func TestMemory_SubscribeErrors(t *testing.T) {

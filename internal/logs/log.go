@@ -63,7 +63,7 @@ const (
 
 // Options configures a Log. Zero fields take the defaults above.
 type Options struct {
-	// Dir holds the log files; it is created if missing.
+	// Dir holds the log files; it is created if missing. Required.
 	Dir string
 	// MaxFileSize is the size in bytes past which the current file is rotated.
 	// A file never exceeds it, except with a single record bigger than it.
@@ -168,7 +168,7 @@ func Open(service string, opts Options) (*Log, error) {
 		opts.MaxLineLen = DefaultMaxLineLen
 	}
 	if opts.Dir == "" {
-		opts.Dir = "."
+		return nil, fmt.Errorf("open log of service %q: no directory given", service)
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log of service %q: %w", service, err)

@@ -156,37 +156,63 @@ func TestRotation(t *testing.T) {
 		}
 		checkSeq(t, lines, oldest)
 	})
-	t.Run("rotation while history is read", func(t *testing.T) {
-		s, err := l.Subscribe(SubscribeOptions{Tail: -1, Follow: true, Buffer: 100000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		first, _, err := s.Next(context.Background()) // the oldest file is open now
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Rotate every file away, several times over.
-		if err := l.Capture(1, Stdout, lineReader(n+1, 1000)); err != nil {
-			t.Fatal(err)
-		}
-		rest, missed := readAll(t, s, n+1000)
-		all := append(first, rest...)
-		if missed != 0 {
-			// Every line is readable: the open file survives its rename and
-			// deletion, the others are found by sequence number; the lines
-			// deleted before they were reached are reported.
-			t.Logf("missed %d (files rotated away before they were read)", missed)
-		}
-		if all[0].Seq != oldest || all[len(all)-1].Seq != n+1000 || uint64(len(all))+missed != n+1000-oldest+1 {
-			t.Fatalf("got %d lines %d…%d, missed %d; want %d…%d", len(all), all[0].Seq, all[len(all)-1].Seq, missed, oldest, n+1000)
-		}
-		for i := 1; i < len(all); i++ {
-			if all[i].Seq <= all[i-1].Seq {
-				t.Fatalf("seq %d after %d", all[i].Seq, all[i-1].Seq)
+}
+
+// TestSubscribe_RotationDuringHistory rotates files while a subscriber reads
+// history: the file it reads survives its rename and deletion, the next ones
+// are found by sequence number, and lines deleted before it reached them are
+// reported as missed, never silently skipped.
+func TestSubscribe_RotationDuringHistory(t *testing.T) {
+	const maxSize = 256 << 10 // ~3,500 lines a file; a history batch is 4,096 lines
+	tests := []struct {
+		name       string
+		more       int  // lines captured after the first batch
+		wantMissed bool // whether lines must be reported missed
+	}{
+		{"the open file rotated away: nothing lost", 6000, false},
+		{"every file rotated away: the gap is reported", 20000, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := openLog(t, Options{MaxFileSize: maxSize, MaxFiles: 2, TailLines: -1})
+			if err := l.Capture(1, Stdout, lineReader(1, 12000)); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
+			s, err := l.Subscribe(SubscribeOptions{Tail: -1, Follow: true, Buffer: 100000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			upto := l.LastSeq()
+			first, missed, err := s.Next(context.Background()) // the oldest file is open now
+			if err != nil || missed != 0 || len(first) == 0 {
+				t.Fatalf("first batch: %d lines, missed %d, %v", len(first), missed, err)
+			}
+			last := upto + uint64(tt.more)
+			if err := l.Capture(1, Stdout, lineReader(int(upto)+1, tt.more)); err != nil {
+				t.Fatal(err)
+			}
+			rest, missed := readAll(t, s, last)
+			all := append(first, rest...)
+			if got := uint64(len(all)) + missed; got != last-all[0].Seq+1 {
+				t.Fatalf("%d lines + %d missed = %d, want %d…%d", len(all), missed, got, all[0].Seq, last)
+			}
+			if all[len(all)-1].Seq != last {
+				t.Fatalf("last line %d, want %d", all[len(all)-1].Seq, last)
+			}
+			for i, ln := range all {
+				if i > 0 && ln.Seq <= all[i-1].Seq {
+					t.Fatalf("seq %d after %d", ln.Seq, all[i-1].Seq)
+				}
+				if string(ln.Text) != helperLine(int(ln.Seq)) {
+					t.Fatalf("seq %d: %q", ln.Seq, ln.Text)
+				}
+			}
+			if (missed > 0) != tt.wantMissed {
+				t.Fatalf("missed %d, want missed > 0: %v", missed, tt.wantMissed)
+			}
+		})
+	}
 }
 
 // TestSubscribe_FollowNoGap subscribes, at different moments and with
@@ -196,6 +222,10 @@ func TestSubscribe_FollowNoGap(t *testing.T) {
 	for _, tailLines := range []int{-1, 1000} { // history from disk; from memory when it can
 		t.Run(fmt.Sprintf("tail lines %d", tailLines), func(t *testing.T) {
 			const n = 50000
+			want := make([]string, n+1)
+			for i := range want {
+				want[i] = helperLine(i)
+			}
 			l := openLog(t, Options{TailLines: tailLines})
 			pr, pw, err := os.Pipe()
 			if err != nil {
@@ -232,9 +262,9 @@ func TestSubscribe_FollowNoGap(t *testing.T) {
 			subscribe(-1)
 			var chunk bytes.Buffer
 			for i := 1; i <= n; i++ {
-				chunk.WriteString(helperLine(i))
+				chunk.WriteString(want[i])
 				chunk.WriteByte('\n')
-				if i%20 == 0 || i == n { // many small writes, as a chatty process does
+				if i%50 == 0 || i == n { // many small writes, as a chatty process does
 					if _, err := pw.Write(chunk.Bytes()); err != nil {
 						t.Fatal(err)
 					}
@@ -275,7 +305,7 @@ func TestSubscribe_FollowNoGap(t *testing.T) {
 					t.Errorf("tail %d: last line %d, want %d", r.tail, last, n)
 				}
 				for _, ln := range r.lines {
-					if string(ln.Text) != helperLine(int(ln.Seq)) {
+					if string(ln.Text) != want[ln.Seq] {
 						t.Fatalf("tail %d: seq %d: %q", r.tail, ln.Seq, ln.Text)
 					}
 				}

@@ -145,7 +145,7 @@ func readAll(t testing.TB, s *Subscription, until uint64) ([]Line, uint64) {
 func collect(s *Subscription, until uint64) ([]Line, uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	var all []Line
+	all := make([]Line, 0, min(until, 1<<20))
 	var missed uint64
 	for {
 		lines, m, err := s.Next(ctx)

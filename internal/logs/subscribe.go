@@ -28,7 +28,8 @@ type SubscribeOptions struct {
 	// Follow delivers live lines after the history, until Close.
 	Follow bool
 	// Buffer bounds the live lines queued for a slow reader (default
-	// DefaultBuffer); past it the oldest are dropped and reported as missed.
+	// DefaultBuffer; their text is also bounded, to 16 MiB); past it the
+	// oldest are dropped and reported as missed.
 	Buffer int
 }
 
@@ -267,13 +268,17 @@ func (s *Subscription) Next(ctx context.Context) (lines []Line, missed uint64, e
 			lines = make([]Line, s.n)
 			k := copy(lines, s.q[s.start:min(s.start+s.n, len(s.q))])
 			copy(lines[k:], s.q[:s.n-k])
-			clear(s.q)
+			clear(s.q[s.start : s.start+k]) // release the texts
+			clear(s.q[:s.n-k])
 			s.start, s.n, s.bytes = 0, 0, 0
 			m := s.missed + s.carry
 			s.missed, s.carry = 0, 0
 			s.mu.Unlock()
 			if !s.since.IsZero() {
 				lines = s.filterSince(lines)
+			}
+			if len(lines) == 0 && m == 0 {
+				continue
 			}
 			return lines, m, nil
 		}
@@ -408,10 +413,16 @@ func (s *Subscription) readHistory() (lines []Line, missed uint64, done bool, er
 				continue
 			}
 			if ref.first > h.next {
+				// Lines next…first-1 are gone; those past upto are live lines.
+				skip := min(ref.first, h.upto+1)
 				if h.started {
-					h.gap += ref.first - h.next
+					h.gap += skip - h.next
 				}
-				h.next = ref.first
+				h.next = skip
+				if h.next > h.upto {
+					ref.f.Close()
+					continue
+				}
 			}
 			if err := s.setFile(ref); err != nil {
 				return nil, 0, false, err

@@ -59,9 +59,10 @@
 // Root itself: a Root folder that is removed and created again (or renamed
 // away and back) is walked again and everything in it is reported. A file
 // Root is seen only through that folder, so an editor's atomic save of it is
-// one ordinary change. If the anchor itself is removed, the Watch stops
-// seeing changes until a rescan; Root is resolved through symlinks once, by
-// Add, and reported paths keep the spelling of Options.Root.
+// one ordinary change. If the folder containing Root is removed as well,
+// Root coming back is not seen: add the Watch again. Root is resolved
+// through symlinks once, by Add; reported paths keep the spelling of
+// Options.Root.
 //
 // # Goroutines and locks
 //

@@ -74,7 +74,6 @@ type rule struct {
 	segs    []string // pattern split on '/'; a "**" segment matches zero or more names
 	negate  bool     // "!pattern": re-include what earlier rules ignored
 	dirOnly bool     // "pattern/" in gitignore syntax: directories only
-	src     string   // where it came from, for messages: "default", ".gitignore:3", "ignore"
 }
 
 // matcher decides whether paths are ignored (or, used for Options.Include,
@@ -86,8 +85,8 @@ type matcher struct {
 
 // compileRule parses one pattern; ok is false for a blank one. Comments are
 // the caller's business: only ignore files have them.
-func compileRule(base, line string, syn syntax, src string) (r rule, ok bool, err error) {
-	r = rule{base: base, src: src}
+func compileRule(base, line string, syn syntax) (r rule, ok bool, err error) {
+	r = rule{base: base}
 	if syn == gitSyntax {
 		// Trailing spaces are ignored unless escaped with a backslash.
 		for strings.HasSuffix(line, " ") && !strings.HasSuffix(line, `\ `) {
@@ -146,9 +145,9 @@ func compileRule(base, line string, syn syntax, src string) (r rule, ok bool, er
 }
 
 // add appends the patterns, relative to base, in the given syntax.
-func (m *matcher) add(base string, patterns []string, syn syntax, src string) error {
+func (m *matcher) add(base string, patterns []string, syn syntax) error {
 	for _, p := range patterns {
-		r, ok, err := compileRule(base, p, syn, src)
+		r, ok, err := compileRule(base, p, syn)
 		if err != nil {
 			return err
 		}
@@ -183,10 +182,9 @@ func (m *matcher) addFile(file string) (warnings []string, err error) {
 		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") && (syn == dockerSyntax || strings.HasPrefix(line, "#")) {
 			continue // a comment
 		}
-		src := fmt.Sprintf("%s:%d", file, n)
-		r, ok, err := compileRule(base, line, syn, src)
+		r, ok, err := compileRule(base, line, syn)
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("%s: %v", src, err))
+			warnings = append(warnings, fmt.Sprintf("%s:%d: %v", file, n, err))
 			continue
 		}
 		if ok {
@@ -216,7 +214,12 @@ func relSegs(base, p string) (segs []string, ok bool) {
 // directories below r.base.
 func (r *rule) matches(p string, isDir bool) bool {
 	segs, ok := relSegs(r.base, p)
-	if !ok || len(segs) == 0 {
+	return ok && r.matchesSegs(segs, isDir)
+}
+
+// matchesSegs is matches for p already split relative to r.base.
+func (r *rule) matchesSegs(segs []string, isDir bool) bool {
+	if len(segs) == 0 {
 		return false
 	}
 	if matchSegs(r.segs, segs) && (!r.dirOnly || isDir) {
@@ -292,23 +295,43 @@ func matchName(pattern, name string) bool {
 // match reports whether the last rule that matches p (or a parent of p) is
 // a positive one.
 func (m *matcher) match(p string, isDir bool) bool {
+	var sp splitter
 	matched := false
 	for i := range m.rules {
 		r := &m.rules[i]
-		if r.negate == matched && r.matches(p, isDir) {
-			matched = !r.negate
+		if r.negate == matched {
+			if segs, ok := sp.split(r.base, p); ok && r.matchesSegs(segs, isDir) {
+				matched = !r.negate
+			}
 		}
 	}
 	return matched
 }
 
+// splitter caches relSegs for the last base: rules nearly all share one.
+type splitter struct {
+	base string
+	segs []string
+	ok   bool
+	done bool
+}
+
+func (s *splitter) split(base, p string) ([]string, bool) {
+	if !s.done || s.base != base {
+		s.base, s.done = base, true
+		s.segs, s.ok = relSegs(base, p)
+	}
+	return s.segs, s.ok
+}
+
 // skipDir reports whether a walk can leave out the directory dir entirely:
 // it is matched, and no later negation could re-include anything below it.
 func (m *matcher) skipDir(dir string) bool {
+	var sp splitter
 	last := -1
 	for i := range m.rules {
 		r := &m.rules[i]
-		if r.matches(dir, true) {
+		if segs, ok := sp.split(r.base, dir); ok && r.matchesSegs(segs, true) {
 			last = i
 		}
 	}

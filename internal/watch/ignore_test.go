@@ -12,11 +12,11 @@ func mustMatcher(t *testing.T, defaults bool, syn syntax, patterns ...string) *m
 	t.Helper()
 	m := &matcher{}
 	if defaults {
-		if err := m.add(testBase, DefaultIgnore, gitSyntax, "default"); err != nil {
+		if err := m.add(testBase, DefaultIgnore, gitSyntax); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := m.add(testBase, patterns, syn, "test"); err != nil {
+	if err := m.add(testBase, patterns, syn); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -113,6 +113,9 @@ func TestMatcher_SkipDir(t *testing.T) {
 		{name: "explicit re-include skips siblings", patterns: []string{"!node_modules/mylib/**"}, dir: "node_modules/other", want: true},
 		{name: "explicit re-include walks the named folder", patterns: []string{"!node_modules/mylib/**"}, dir: "node_modules/mylib", want: false},
 		{name: "double-star negation does not walk in", patterns: []string{"!**/*.js"}, dir: "node_modules", want: true},
+		{name: "git hooks re-included: .git walked", patterns: []string{"!.git/hooks/**"}, dir: ".git", want: false},
+		{name: "git hooks re-included: hooks walked", patterns: []string{"!.git/hooks/**"}, dir: ".git/hooks", want: false},
+		{name: "git hooks re-included: objects skipped", patterns: []string{"!.git/hooks/**"}, dir: ".git/objects", want: true},
 		{name: "user pattern", patterns: []string{"tmp"}, dir: "tmp", want: true},
 		{name: "re-included folder", patterns: []string{"!.idea"}, dir: ".idea", want: false},
 		{name: "negation before the ignore does not count", patterns: []string{"!tmp/keep", "tmp"}, dir: "tmp", want: true},
@@ -151,7 +154,7 @@ func TestMatcher_MayInclude(t *testing.T) {
 
 func TestMatcher_BadPattern(t *testing.T) {
 	m := &matcher{}
-	if err := m.add(testBase, []string{"[a-"}, dockerSyntax, "ignore"); err == nil {
+	if err := m.add(testBase, []string{"[a-"}, dockerSyntax); err == nil {
 		t.Fatal("add of \"[a-\": no error")
 	}
 }

@@ -25,7 +25,8 @@ type Options struct {
 	// Root is the absolute path to watch: a folder, watched recursively, or a
 	// single file. It must exist when Add is called.
 	Root string
-	// Ignore lists patterns, relative to Root, in .dockerignore syntax ("**"
+	// Ignore lists patterns, relative to Root (to its folder, for a file
+	// Root), in .dockerignore syntax ("**"
 	// globs, "!" negation, a pattern also matches everything below a folder
 	// it matches). They apply after DefaultIgnore and the IgnoreFiles, so a
 	// negation here can re-include what those ignore.
@@ -157,10 +158,11 @@ type Watch struct {
 	done   chan struct{} // closed when the batcher has returned (and closed b.out)
 
 	// Guarded by w.mu:
-	dirs     map[string]struct{} // folders of this Watch with an fsnotify watch
-	ignored  map[string]struct{} // ignored folders met by walks, not descended into
-	anchored bool                // anchor holds a ref
-	removed  bool
+	dirs        map[string]struct{} // folders of this Watch with an fsnotify watch
+	ignored     map[string]struct{} // ignored folders met by walks, not descended into
+	anchored    bool                // anchor holds a ref
+	limitWarned bool                // the inotify limit was reported once
+	removed     bool
 }
 
 // notExistError is the error of a Root that does not exist.
@@ -215,7 +217,7 @@ func (w *Watcher) Add(opts Options) (*Watch, error) {
 	if wt.isFile {
 		base = wt.anchor
 	}
-	if err := wt.ignore.add(base, DefaultIgnore, gitSyntax, "default"); err != nil {
+	if err := wt.ignore.add(base, DefaultIgnore, gitSyntax); err != nil {
 		panic(err) // DefaultIgnore is a constant
 	}
 	for _, f := range opts.IgnoreFiles {
@@ -233,10 +235,10 @@ func (w *Watcher) Add(opts Options) (*Watch, error) {
 			w.log.Warn("ignore file: bad pattern skipped", keyPath, opts.Root, keyErr, msg)
 		}
 	}
-	if err := wt.ignore.add(base, opts.Ignore, dockerSyntax, "ignore"); err != nil {
+	if err := wt.ignore.add(base, opts.Ignore, dockerSyntax); err != nil {
 		return nil, fmt.Errorf("watch path %q: ignore %w", opts.Root, err)
 	}
-	if err := wt.incl.add(base, opts.Include, dockerSyntax, "include"); err != nil {
+	if err := wt.incl.add(base, opts.Include, dockerSyntax); err != nil {
 		return nil, fmt.Errorf("watch path %q: include %w", opts.Root, err)
 	}
 
@@ -301,7 +303,8 @@ func (wt *Watch) Remove() {
 // Stats returns how many folders the Watch has an inotify watch on, and the
 // ignored folders it did not descend into, relative to Root, slash-separated
 // and sorted (for a log line such as "watching 312 folders (ignored
-// node_modules, .venv)").
+// node_modules, .venv)"). Folders left out because no Include pattern can
+// match inside them are not listed. A file Root has no folders of its own.
 func (wt *Watch) Stats() (dirs int, ignoredDirs []string) {
 	wt.w.mu.Lock()
 	defer wt.w.mu.Unlock()
@@ -351,6 +354,7 @@ func (w *Watcher) errs() {
 
 // handle routes one event to every Watch.
 func (w *Watcher) handle(ev fsnotify.Event) {
+	ev.Name = filepath.Clean(ev.Name) // "//src" for an entry of a watch on "/"
 	var (
 		statDone bool
 		isDir    bool
@@ -411,7 +415,7 @@ func (wt *Watch) handle(ev fsnotify.Event, createdDir func() bool) {
 		switch {
 		case ev.Has(fsnotify.Create):
 			if createdDir() {
-				wt.walkAdd(p, true)
+				_ = wt.walkAdd(p, true) // logged by walkAdd
 			}
 		case gone:
 			wt.dropTree(p)
@@ -425,10 +429,11 @@ func (wt *Watch) handle(ev fsnotify.Event, createdDir func() bool) {
 		return
 	}
 	_, known := wt.dirs[p]
+	_, ignoredDir := wt.ignored[p] // a folder too, for "dir/" patterns
 	switch {
 	case ev.Has(fsnotify.Create):
 		if createdDir() {
-			wt.walkAdd(p, true)
+			_ = wt.walkAdd(p, true) // logged by walkAdd
 			return
 		}
 		wt.report(p, false, created)
@@ -439,9 +444,9 @@ func (wt *Watch) handle(ev fsnotify.Event, createdDir func() bool) {
 			return
 		}
 		wt.forgetIgnored(p)
-		wt.report(p, false, removed)
+		wt.report(p, ignoredDir, removed)
 	default:
-		wt.report(p, known, changed)
+		wt.report(p, known || ignoredDir, changed)
 	}
 }
 
@@ -512,7 +517,13 @@ func (wt *Watch) walkAdd(dir string, synth bool) error {
 		wt.w.log.Debug("walk", keyPath, dir, keyErr, err)
 	}
 	if limitErr != nil && synth {
-		wt.w.log.Warn("folder not watched", keyPath, wt.root, keyErr, limitErr)
+		// Once per Watch: at the limit, every new folder would repeat it.
+		if !wt.limitWarned {
+			wt.limitWarned = true
+			wt.w.log.Warn("folder not watched", keyPath, wt.root, keyErr, limitErr)
+		} else {
+			wt.w.log.Debug("folder not watched", keyPath, wt.root, keyErr, limitErr)
+		}
 	}
 	return limitErr
 }

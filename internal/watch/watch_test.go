@@ -132,6 +132,25 @@ func tree(t *testing.T, root string, names ...string) {
 	}
 }
 
+// bigTree creates many empty files under root. They are hard links to one
+// file: a new inode costs a journal write each (about a millisecond on a
+// loaded CI disk), a link is a directory entry only, and to a watcher both
+// are just names in a folder.
+func bigTree(t *testing.T, root string, names []string) {
+	t.Helper()
+	blob := filepath.Join(t.TempDir(), "blob")
+	must(t, os.WriteFile(blob, nil, 0o644))
+	made := map[string]bool{}
+	for _, n := range names {
+		p := filepath.Join(root, n)
+		if d := filepath.Dir(p); !made[d] {
+			must(t, os.MkdirAll(d, 0o755))
+			made[d] = true
+		}
+		must(t, os.Link(blob, p))
+	}
+}
+
 func write(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -283,7 +302,7 @@ func TestWatch_Checkout(t *testing.T) {
 			before = append(before, fmt.Sprintf("pkg%d/file%02d.go", d, f))
 		}
 	}
-	tree(t, root, before...)
+	bigTree(t, root, before)
 	tree(t, root, ".git/HEAD", ".git/index")
 	wt := addWatch(t, newWatcher(t), Options{Root: root, Quiet: burstQuiet, MaxWait: longWait})
 
@@ -326,10 +345,10 @@ func TestWatch_IgnoredPathsProduceNothing(t *testing.T) {
 	tree(t, root,
 		"main.go", "debug.log", "keep.log", "secret/key.pem", "tmp/a", "tmp/important",
 		".git/index", "node_modules/x.js", "web/node_modules/y.js", "__pycache__/m.pyc",
-		".dockerignore", ".gitignore", "build/out.o", "gen/schema.go",
+		".dockerignore", ".gitignore", "build/out.o", "gen/schema.go", "out/bundle.js",
 	)
 	write(t, filepath.Join(root, ".dockerignore"), "# comment\n*.log\n!keep.log\nsecret/\n")
-	write(t, filepath.Join(root, ".gitignore"), "*.o\n")
+	write(t, filepath.Join(root, ".gitignore"), "*.o\nout/\n")
 	wt := addWatch(t, newWatcher(t), Options{
 		Root:        root,
 		IgnoreFiles: []string{".dockerignore", filepath.Join(root, ".gitignore"), "missing/.dockerignore"},
@@ -340,19 +359,22 @@ func TestWatch_IgnoredPathsProduceNothing(t *testing.T) {
 		"debug.log", "secret/key.pem", "tmp/a", ".git/index", "node_modules/x.js",
 		"web/node_modules/y.js", "__pycache__/m.pyc", "build/out.o", "gen/schema.go",
 		"new.log", ".git/objects/ab/cdef", "node_modules/pkg/index.js",
+		"newpkg/node_modules/dep/index.js", "newpkg/.venv/bin/python", "newpkg/app.pyc",
 	} {
 		tree(t, root, name)
 	}
+	must(t, os.RemoveAll(filepath.Join(root, "out"))) // a "dir/" pattern: the removal is ignored too
 	// The paths that do count, last: if the ignored ones were reported, they
 	// would be in this same batch.
 	write(t, filepath.Join(root, "keep.log"), "kept")
 	write(t, filepath.Join(root, "tmp/important"), "kept")
 	write(t, filepath.Join(root, "main.go"), "changed")
 
-	wantPaths(t, next(t, wt), abs(root, "keep.log", "main.go", "tmp/important"))
+	wantPaths(t, next(t, wt), abs(root, "keep.log", "main.go", "newpkg", "tmp/important"))
 	nothingMore(t, wt, DefaultQuiet)
 	_, ignored := wt.Stats()
-	if want := []string{".git", "__pycache__", "gen", "node_modules", "secret", "web/node_modules"}; !reflect.DeepEqual(ignored, want) {
+	want := []string{".git", "__pycache__", "gen", "newpkg/.venv", "newpkg/node_modules", "node_modules", "secret", "web/node_modules"}
+	if !reflect.DeepEqual(ignored, want) {
 		t.Errorf("ignored folders %q, want %q", ignored, want)
 	}
 }
@@ -367,7 +389,7 @@ func TestWatch_NodeModulesCostsNoWatch(t *testing.T) {
 		}
 	}
 	names = append(names, "src/app.js", "src/components/button.js", ".venv/lib/site.py")
-	tree(t, root, names...)
+	bigTree(t, root, names)
 	w := newWatcher(t)
 	wt := addWatch(t, w, Options{Root: root})
 

@@ -110,12 +110,15 @@ func tagged(key, value string) []int {
 	return pids
 }
 
-// killTagged SIGKILLs every live process tagged key=value and returns how many
-// it found.
+// killTagged SIGKILLs every live process tagged key=value, waits up to 5 s
+// for them to die, and returns how many it found.
 func killTagged(key, value string) int {
 	pids := tagged(key, value)
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range pids {
+		waitGone(pid, 5*time.Second)
 	}
 	return len(pids)
 }

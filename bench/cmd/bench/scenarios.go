@@ -30,7 +30,8 @@ const (
 
 // Log metrics are named after their case: "<case>.wall" etc.
 const (
-	mWall = ".wall" // seconds until every line is on disk
+	mWall = ".wall" // seconds from launch until every line is on disk
+	mPipe = ".pipe" // seconds from the first producer's start until every line is on disk
 	mCPU  = ".cpu"  // CPU seconds of the supervisor process
 	mLost = ".lost" // lines not captured, or damaged
 	mKept = ".kept" // lines still on disk at the end
@@ -176,9 +177,7 @@ func (b *bench) startLimit(ctx context.Context, dir string) error {
 	t0 := time.Now()
 	err := cmd.Run()
 	d := time.Since(t0)
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the sleeps are in the shell's group
-	}
+	killTagged(childTag, b.tag) // the sleeps: all the bench runs now
 	if err != nil {
 		return fmt.Errorf("shell loop: %w", err)
 	}
@@ -197,26 +196,52 @@ func (s *supervisor) waitRunning(ctx context.Context, n int) error {
 
 // (b): log throughput, until every line is on disk.
 
-func (b *bench) producers(c logCase) []program {
-	return programs(c.services, nil, b.producerBin, "-n", strconv.Itoa(c.lines), "-size", strconv.Itoa(lineSize))
+// producers are c's producers; each writes its start time to a file in dir.
+func (b *bench) producers(c logCase, dir string) []program {
+	progs := programs(c.services, nil)
+	for i, p := range progs {
+		progs[i].argv = []string{b.producerBin, "-n", strconv.Itoa(c.lines), "-size", strconv.Itoa(lineSize), "-stamp", filepath.Join(dir, p.name+".stamp")}
+	}
+	return progs
+}
+
+// firstStart returns the earliest start time the producers wrote.
+func firstStart(progs []program) (time.Time, error) {
+	var first time.Time
+	for _, p := range progs {
+		path := p.argv[len(p.argv)-1]
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return first, fmt.Errorf("read producer start time: %w", err)
+		}
+		ns, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return first, fmt.Errorf("read producer start time %s: %q", path, b)
+		}
+		if t := time.Unix(0, ns); first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first, nil
 }
 
 // waitLines polls count until it reaches want, or makes no progress for
-// stall. It returns the time from t0 to the last progress, and the last count.
-func waitLines(ctx context.Context, t0 time.Time, want int, count func() int) (time.Duration, int, error) {
+// stall. It returns the time of the last progress.
+func waitLines(ctx context.Context, want int, count func() int) (time.Time, error) {
 	got, last := 0, time.Now()
-	err := poll(ctx, 10*time.Millisecond, func() (bool, error) {
+	err := poll(ctx, 2*time.Millisecond, func() (bool, error) {
 		now := time.Now()
 		if n := count(); n != got {
 			got, last = n, now
 		}
 		return got >= want || now.Sub(last) > stall, nil
 	})
-	return last.Sub(t0), got, err
+	return last, err
 }
 
 func (b *bench) logsBerth(ctx context.Context, dir string, c logCase) error {
-	p, err := newBerthProject(b.berthBin, dir, b.producers(c))
+	progs := b.producers(c, dir)
+	p, err := newBerthProject(b.berthBin, dir, progs)
 	if err != nil {
 		return err
 	}
@@ -228,7 +253,7 @@ func (b *bench) logsBerth(ctx context.Context, dir string, c logCase) error {
 	// The current file's last record tells how many lines berth has written.
 	// Just after a rotation it may be empty: keep each service's highest.
 	seen := make([]uint64, c.services)
-	wall, _, err := waitLines(ctx, t0, c.total(), func() int {
+	done, err := waitLines(ctx, c.total(), func() int {
 		sum := 0
 		for i := range seen {
 			seen[i] = max(seen[i], lastSeq(filepath.Join(p.logDir(), fmt.Sprintf("s%02d.log", i+1))))
@@ -255,7 +280,11 @@ func (b *bench) logsBerth(ctx context.Context, dir string, c logCase) error {
 		lost += c.lines - int(l.last) + l.bad
 		kept += l.kept
 	}
-	b.addLog(c, sysBerth, wall, cpu, lost, kept)
+	start, err := firstStart(progs)
+	if err != nil {
+		return err
+	}
+	b.addLog(c, sysBerth, done.Sub(t0), done.Sub(start), cpu, lost, kept)
 	return nil
 }
 
@@ -268,13 +297,14 @@ func (b *bench) logsSupervisord(ctx context.Context, dir string, c logCase) erro
 	for i := range counters {
 		counters[i].path = filepath.Join(logDir, fmt.Sprintf("s%02d.log", i+1))
 	}
+	progs := b.producers(c, dir)
 	t0 := time.Now()
-	s, err := startSupervisord(dir, b.producers(c), logDir)
+	s, err := startSupervisord(dir, progs, logDir)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	wall, _, err := waitLines(ctx, t0, c.total(), func() int {
+	done, err := waitLines(ctx, c.total(), func() int {
 		sum := 0
 		for i := range counters {
 			sum += counters[i].count()
@@ -295,7 +325,11 @@ func (b *bench) logsSupervisord(ctx context.Context, dir string, c logCase) erro
 	if err != nil {
 		return err
 	}
-	b.addLog(c, sysSupervisord, wall, cpu, c.total()-kept, kept)
+	start, err := firstStart(progs)
+	if err != nil {
+		return err
+	}
+	b.addLog(c, sysSupervisord, done.Sub(t0), done.Sub(start), cpu, c.total()-kept, kept)
 	return nil
 }
 
@@ -305,16 +339,17 @@ func (b *bench) logsLimit(ctx context.Context, dir string, c logCase) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	progs := b.producers(c, dir)
 	counters := make([]lineCounter, c.services)
 	cmds := make([]*exec.Cmd, c.services)
-	for i := range cmds {
-		counters[i].path = filepath.Join(dir, fmt.Sprintf("s%02d.log", i+1))
+	for i, p := range progs {
+		counters[i].path = filepath.Join(dir, p.name+".log")
 		f, err := os.Create(counters[i].path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		cmds[i] = command(ctx, dir, nil, b.producerBin, "-n", strconv.Itoa(c.lines), "-size", strconv.Itoa(lineSize))
+		cmds[i] = command(ctx, dir, nil, p.argv[0], p.argv[1:]...)
 		cmds[i].Stdout = f // an *os.File: the producer writes to it directly
 	}
 	t0 := time.Now()
@@ -329,7 +364,7 @@ func (b *bench) logsLimit(ctx context.Context, dir string, c logCase) error {
 			err = fmt.Errorf("producer: %w", werr)
 		}
 	}
-	wall := time.Since(t0)
+	done := time.Now()
 	if err != nil {
 		return err
 	}
@@ -337,7 +372,11 @@ func (b *bench) logsLimit(ctx context.Context, dir string, c logCase) error {
 	if err != nil {
 		return err
 	}
-	b.addLog(c, sysLimit, wall, -1, c.total()-kept, kept)
+	start, err := firstStart(progs)
+	if err != nil {
+		return err
+	}
+	b.addLog(c, sysLimit, done.Sub(t0), done.Sub(start), -1, c.total()-kept, kept)
 	return nil
 }
 
@@ -354,8 +393,9 @@ func checkPlainFiles(counters []lineCounter) (int, error) {
 }
 
 // addLog records a log run; cpu < 0 means there is no supervisor process.
-func (b *bench) addLog(c logCase, sys string, wall time.Duration, cpu float64, lost, kept int) {
+func (b *bench) addLog(c logCase, sys string, wall, pipe time.Duration, cpu float64, lost, kept int) {
 	b.res.add(c.key+mWall, sys, wall.Seconds())
+	b.res.add(c.key+mPipe, sys, pipe.Seconds())
 	if cpu >= 0 {
 		b.res.add(c.key+mCPU, sys, cpu)
 	}
@@ -426,9 +466,7 @@ t1=$(date +%%s%%N)
 echo $((t1-t0))`, numServices, trapScript, settle.Seconds())
 	cmd := command(ctx, dir, nil, "sh", "-c", script)
 	out, err := cmd.Output()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the shells' `sleep 1`s
-	}
+	killTagged(childTag, b.tag) // the shells' `sleep 1`s: all the bench runs now
 	if err != nil {
 		return fmt.Errorf("shell loop: %w", err)
 	}
