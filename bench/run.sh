@@ -25,7 +25,7 @@ cleanup() {
 	for env in /proc/[0-9]*/environ; do
 		pid=${env#/proc/}
 		pid=${pid%/environ}
-		if tr '\0' '\n' <"$env" 2>/dev/null | grep -qx "BERTH_BENCH_CHILD=$tag"; then
+		if { tr '\0' '\n' <"$env" | grep -qx "BERTH_BENCH_CHILD=$tag"; } 2>/dev/null; then
 			kill -9 "$pid" 2>/dev/null || true
 		fi
 	done

@@ -49,7 +49,9 @@ func (f *factory) loadOptions() project.LoadOptions {
 
 // loadProject loads the compose project and prints its warnings once.
 func (f *factory) loadProject(ctx context.Context) (*project.Project, error) {
-	p, err := project.Load(ctx, f.loadOptions())
+	opts := f.loadOptions()
+	opts.Native = true
+	p, err := project.Load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +63,9 @@ func (f *factory) loadProject(ctx context.Context) (*project.Project, error) {
 
 // stateDir returns the state folder of the project named by the flags.
 func (f *factory) stateDir(ctx context.Context) (string, *project.Project, error) {
-	p, err := project.Load(ctx, f.loadOptions())
+	opts := f.loadOptions()
+	opts.Native = true
+	p, err := project.Load(ctx, opts)
 	if err != nil {
 		return "", nil, err
 	}

@@ -36,6 +36,10 @@ type LoadOptions struct {
 	// EnvFiles are the --env-file values. Empty means COMPOSE_ENV_FILES, else
 	// the project folder's .env when it exists.
 	EnvFiles []string
+	// Native accepts services that name neither an image nor a build (docker
+	// compose refuses them; berth runs their command). `config` leaves it off
+	// so that its output and errors stay docker compose's.
+	Native bool
 	// Environ is the OS environment as KEY=VALUE (callers pass os.Environ()).
 	// Load never reads the process environment itself.
 	Environ []string
@@ -214,6 +218,15 @@ func loadCompose(ctx context.Context, opts LoadOptions) (*types.Project, *source
 	capture.run(func() {
 		cp, err = po.LoadProject(ctx)
 	})
+	if err != nil && opts.Native && reNoImage.MatchString(err.Error()) {
+		// Natively a service needs no image: its command is what runs.
+		// CheckRunnable rejects the ones that have nothing to run.
+		if cerr := cli.WithConsistency(false)(po); cerr == nil {
+			capture.run(func() {
+				cp, err = po.LoadProject(ctx)
+			})
+		}
+	}
 	if err != nil {
 		for _, f := range includes {
 			sources.add(f)

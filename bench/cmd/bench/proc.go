@@ -67,6 +67,29 @@ func rssMB(pid int) (float64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
+// childNamed returns the pid of a live child of parent whose command name
+// is comm, 0 if there is none.
+func childNamed(parent int, comm string) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ..."
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open || string(b[open+1:end]) != comm {
+			continue
+		}
+		f := strings.Fields(string(b[end+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(parent) && f[0] != "Z" {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			return pid
+		}
+	}
+	return 0
+}
+
 // alive reports whether pid is a process that has not exited (a zombie has).
 func alive(pid int) bool {
 	state, _, err := procStat(pid)

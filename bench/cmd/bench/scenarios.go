@@ -24,6 +24,7 @@ const (
 	mStart     = "start"     // (a) seconds until all 50 run (berth: `up -d` returned)
 	mStartPs   = "start.ps"  // (a) seconds until all 50 run (berth: `ps` shows them)
 	mRSS       = "rss"       // (d) MB resident, 50 services running
+	mRSSReaper = "rss.reap"  // (d) MB resident of berth's reaper process
 	mStop      = "stop"      // (c) seconds to stop 50 services
 	mSurvivors = "survivors" // (e) processes alive 3 s after SIGKILL of the supervisor
 )
@@ -146,6 +147,11 @@ func (b *bench) startBerth(ctx context.Context, dir string) error {
 	b.res.add(mStart, sysBerth, up.Seconds())
 	b.res.add(mStartPs, sysBerth, ps.Seconds())
 	b.res.add(mRSS, sysBerth, rss)
+	if reaper := childNamed(p.pid, "berth"); reaper != 0 {
+		if rss, err := rssMB(reaper); err == nil {
+			b.res.add(mRSSReaper, sysBerth, rss)
+		}
+	}
 	return p.close()
 }
 
