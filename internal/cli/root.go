@@ -124,6 +124,8 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 		newKillCmd(f),
 		newTopCmd(f),
 		newEventsCmd(f),
+		newDashboardCmd(f),
+		newPublishCmd(f),
 		newEngineCmd(f),
 		newReapCmd(),
 	)

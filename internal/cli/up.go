@@ -19,6 +19,7 @@ import (
 )
 
 type upOptions struct {
+	listen        listenOptions
 	detach        bool
 	noColor       bool
 	timestamps    bool
@@ -65,6 +66,7 @@ configuration changed.`,
 	fl.BoolVar(&opts.noDeps, "no-deps", false, "don't start the named services' dependencies")
 	fl.BoolVar(&opts.forceRecreate, "force-recreate", false, "recreate services even if their configuration is unchanged")
 	fl.BoolVar(&opts.removeOrphans, "remove-orphans", false, "stop services that are no longer in the compose file")
+	opts.listen.addFlags(fl)
 	fl.IntVar(&opts.timeout, "timeout", -1, "seconds to wait for services to stop before killing them (default: each service's stop_grace_period)")
 	return cmd
 }
@@ -132,12 +134,12 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	case !errors.Is(err, client.ErrNotRunning):
 		return err
 	case opts.detach:
-		if c, daemonExited, err = spawnDaemon(ctx, stateDir); err != nil {
+		if c, daemonExited, err = spawnDaemon(ctx, stateDir, opts.listen); err != nil {
 			return err
 		}
 	default:
 		log := slog.New(slog.NewTextHandler(f.ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		if local, err = startEngine(stateDir, log); err != nil {
+		if local, err = startEngine(stateDir, opts.listen, log); err != nil {
 			return err
 		}
 		if c, err = client.Dial(ctx, engine.SocketPath(stateDir)); err != nil {
@@ -159,6 +161,7 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 			return err
 		}
 		printUpResult(f, res, opts.removeOrphans)
+		printDashboard(ctx, f, c)
 		if opts.removeOrphans && len(res.Orphans) > 0 {
 			return c.Stop(ctx, engine.StopRequest{Services: res.Orphans})
 		}
@@ -182,6 +185,13 @@ func printUpResult(f *factory, res engine.UpResult, removeOrphans bool) {
 	}
 	if len(res.Orphans) > 0 && !removeOrphans {
 		fmt.Fprintf(f.ios.ErrOut, "berth: warning: services %s are running but no longer in the compose file; run `berth up --remove-orphans` to stop them\n", joinQuoted(res.Orphans))
+	}
+}
+
+// printDashboard prints the dashboard URL with the owner token.
+func printDashboard(ctx context.Context, f *factory, c *client.Client) {
+	if u, err := c.DashboardURL(ctx); err == nil {
+		fmt.Fprintf(f.ios.ErrOut, "Dashboard: %s\n", u)
 	}
 }
 
@@ -223,6 +233,7 @@ func followUp(ctx context.Context, f *factory, c *client.Client, local *runningE
 		}
 	} else {
 		printUpResult(f, res, opts.removeOrphans)
+		printDashboard(runCtx, f, c)
 		if opts.removeOrphans && len(res.Orphans) > 0 {
 			result = c.Stop(runCtx, engine.StopRequest{Services: res.Orphans})
 		}

@@ -252,3 +252,21 @@ func WaitReady(ctx context.Context, socketPath string, exited <-chan struct{}) (
 		}
 	}
 }
+
+// DashboardURL returns the dashboard's URL with the owner token.
+func (c *Client) DashboardURL(ctx context.Context) (string, error) {
+	var v struct {
+		URL string `json:"url"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/dashboard", nil, &v)
+	return v.URL, err
+}
+
+// Publish puts a JSON payload on a topic stream and returns its seq.
+func (c *Client) Publish(ctx context.Context, stream string, payload json.RawMessage) (uint64, error) {
+	var v struct {
+		Seq uint64 `json:"seq"`
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/publish", server.PublishRequest{Stream: stream, Payload: payload}, &v)
+	return v.Seq, err
+}

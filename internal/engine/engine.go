@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/hub"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/project"
 	"github.com/berth-dev/berth/internal/supervise"
@@ -31,6 +32,9 @@ type Options struct {
 	// ReaperArgv starts the watchdog process that kills every process group
 	// if berth dies (nil: no watchdog; leftovers are still reaped at the next start).
 	ReaperArgv []string
+	// Hub receives the project's events (stream "events") and each
+	// service's status (service/<name>/status). Nil: a private in-memory hub.
+	Hub hub.Hub
 }
 
 // Engine runs one project. Create it with New; end it with Shutdown.
@@ -47,6 +51,8 @@ type Engine struct {
 	loops sync.WaitGroup
 	// done is closed when Shutdown has finished.
 	done chan struct{}
+	// statusDone is closed when the status publisher has returned.
+	statusDone chan struct{}
 
 	// opMu serialises operations that change the set of services (Up, Down,
 	// Stop, Start, Restart). Lock order: opMu, then mu.
@@ -71,6 +77,9 @@ type Engine struct {
 func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Hub == nil {
+		opts.Hub = hub.NewMemory(hub.Options{})
 	}
 	for _, d := range []string{opts.StateDir, logsDir(opts.StateDir), volumesDir(opts.StateDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -104,6 +113,8 @@ func New(opts Options) (*Engine, error) {
 		e.reaper = r
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.statusDone = make(chan struct{})
+	go e.publishStatuses()
 	return e, nil
 }
 
@@ -145,6 +156,7 @@ func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
 	err := e.stopServices(ctx, nil, timeout, false)
 	e.cancel()
 	e.loops.Wait()
+	<-e.statusDone
 	e.mu.Lock()
 	for _, l := range e.logs {
 		if cerr := l.Close(); cerr != nil {
@@ -169,14 +181,18 @@ func (e *Engine) notifyLocked() {
 
 // emit publishes an event on the project's event stream.
 func (e *Engine) emit(r *replica, action string, attrs map[string]string) {
-	e.events.publish(Event{
+	ev := Event{
 		Time:       time.Now(),
 		Type:       "container",
 		Action:     action,
 		ID:         r.name,
 		Service:    r.svc.spec.Name,
 		Attributes: attrs,
-	})
+	}
+	e.events.publish(ev)
+	if _, err := e.opts.Hub.Publish(hub.StreamEvents, ev); err != nil {
+		e.log.Debug("publish event", keyErr, err)
+	}
 }
 
 // serviceNames returns the names of the services the engine knows, sorted.

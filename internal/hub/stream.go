@@ -37,11 +37,15 @@ func ServiceStatus(name string) string { return "service/" + name + "/status" }
 // ServiceLogs returns the name of the log stream of service name.
 func ServiceLogs(name string) string { return "service/" + name + "/logs" }
 
+// Topic returns the name of the user stream name.
+func Topic(name string) string { return "topic/" + name }
+
 // Job returns the name of the stream of job id.
 func Job(id string) string { return "job/" + id }
 
 // ValidStream reports whether name is a data stream: events, notifications,
-// service/<name>/status, service/<name>/logs or job/<id>, where <name> is 1 to
+// service/<name>/status, service/<name>/logs, job/<id> or topic/<name> (a
+// stream clients publish to with `berth publish`), where <name> is 1 to
 // 100 and <id> 1 to 64 characters of A-Z a-z 0-9 . _ - (not "." or "..").
 // The error wraps ErrBadStream and says what is wrong.
 func ValidStream(name string) error {
@@ -57,7 +61,7 @@ type streamError string
 
 func (e streamError) Error() string { return string(e) }
 
-const wantStreams = "want events, notifications, service/<name>/status, service/<name>/logs or job/<id>"
+const wantStreams = "want events, notifications, service/<name>/status, service/<name>/logs, job/<id> or topic/<name>"
 
 func validStream(name string) error {
 	switch {
@@ -82,6 +86,9 @@ func validStream(name string) error {
 	}
 	if id, ok := strings.CutPrefix(name, "job/"); ok {
 		return validPart("job id", id, maxJobLen)
+	}
+	if t, ok := strings.CutPrefix(name, "topic/"); ok {
+		return validPart("topic", t, maxServiceLen)
 	}
 	return streamError(fmt.Sprintf("unknown stream %s (%s)", quoteShort(name), wantStreams))
 }

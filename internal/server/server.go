@@ -18,37 +18,66 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/hub"
 )
 
 // Error codes of the API; clients branch on these, never on the text.
 const (
-	CodeBadRequest     = "bad_request"
-	CodeUnknownService = "unknown_service"
-	CodeNotRunning     = "not_running"
-	CodeShuttingDown   = "shutting_down"
-	CodeDependency     = "dependency_failed"
-	CodePortInUse      = "port_in_use"
-	CodeInternal       = "internal"
+	CodeBadRequest      = "bad_request"
+	CodeUnknownService  = "unknown_service"
+	CodeNotRunning      = "not_running"
+	CodeShuttingDown    = "shutting_down"
+	CodeDependency      = "dependency_failed"
+	CodePortInUse       = "port_in_use"
+	CodeInternal        = "internal"
+	CodeUnauthorized    = "unauthorized"
+	CodeForbiddenHost   = "forbidden_host"
+	CodeForbiddenOrigin = "forbidden_origin"
+	CodeNotFound        = "not_found"
 )
+
+// Options configure a Server.
+type Options struct {
+	Engine *engine.Engine
+	// Hub carries the project's streams (events, statuses, jobs, topics).
+	Hub    hub.Hub
+	Logger *slog.Logger
+	// QueueSize bounds each WebSocket client's queue of frames (0: the hub's default).
+	QueueSize int
+}
 
 // Server serves the API of one engine.
 type Server struct {
-	eng *engine.Engine
-	log *slog.Logger
-	mux *http.ServeMux
+	eng       *engine.Engine
+	hub       hub.Hub
+	log       *slog.Logger
+	mux       *http.ServeMux
+	queueSize int
+
+	mu           sync.Mutex // guards dashboardURL
+	dashboardURL string
 }
 
-// New returns a server for eng.
-func New(eng *engine.Engine, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns a server for the engine in opts.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, log: log, mux: http.NewServeMux()}
+	s := &Server{eng: opts.Engine, hub: opts.Hub, log: opts.Logger, mux: http.NewServeMux(), queueSize: opts.QueueSize}
 	s.routes()
 	return s
+}
+
+// SetDashboardURL records the URL (with the owner token) that
+// `berth dashboard --url` prints.
+func (s *Server) SetDashboardURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dashboardURL = u
 }
 
 // ListenUnix listens on a Unix socket at path that only the owner can use
@@ -73,8 +102,14 @@ func ListenUnix(path string) (net.Listener, error) {
 // Serve answers requests on l until ctx is cancelled, then closes the
 // listener and waits (briefly) for requests in flight.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.ServeHandler(ctx, l, s.mux)
+}
+
+// ServeHandler is Serve with another handler in front of the API (the
+// guard of a TCP listener).
+func (s *Server) ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
@@ -109,6 +144,57 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/top", s.top)
 	s.mux.HandleFunc("GET /v1/logs", s.logs)
 	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("POST /v1/publish", s.publish)
+	s.mux.HandleFunc("GET /v1/dashboard", s.dashboard)
+	s.mux.HandleFunc("GET /api/ws", s.ws)
+	s.mux.HandleFunc("GET /{$}", s.index)
+}
+
+// PublishRequest puts a payload on a topic stream (topic/<name>).
+type PublishRequest struct {
+	Stream  string          `json:"stream"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	var req PublishRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if !strings.HasPrefix(req.Stream, "topic/") {
+		writeError(w, &badRequest{msg: fmt.Sprintf("stream %q: clients publish only to topic/<name> streams", req.Stream)})
+		return
+	}
+	if len(req.Payload) == 0 || !json.Valid(req.Payload) {
+		writeError(w, &badRequest{msg: "payload: want a JSON value"})
+		return
+	}
+	seq, err := s.hub.Publish(req.Stream, req.Payload)
+	if err != nil {
+		writeError(w, &badRequest{msg: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"seq": seq})
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	u := s.dashboardURL
+	s.mu.Unlock()
+	if u == "" {
+		writeAPIError(w, http.StatusNotFound, CodeNotFound, "this engine serves no dashboard (it was started without a TCP listener)")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+}
+
+// index answers the dashboard's address: who you are and what the API offers.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"project": s.eng.ProjectName(),
+		"user":    UserOf(r.Context()),
+		"api":     []string{"/api/ws", "/v1/ps", "/v1/logs", "/v1/events", "/v1/top", "/v1/up", "/v1/start", "/v1/stop", "/v1/restart", "/v1/kill", "/v1/down", "/v1/publish"},
+	})
 }
 
 // Info describes the engine behind the API.
@@ -270,7 +356,11 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, new(*badRequest)):
 		status, code = http.StatusBadRequest, CodeBadRequest
 	}
-	writeJSON(w, status, map[string]APIError{"error": {Code: code, Message: err.Error()}})
+	writeAPIError(w, status, code, err.Error())
+}
+
+func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]APIError{"error": {Code: code, Message: msg}})
 }
 
 type badRequest struct{ msg string }

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain ends the package's tests with a goroutine-leak check: every Store
+// a test opened must have been closed, with its database/sql pools.
+// TODO(berthtest): move checkGoroutines to internal/berthtest once it exists.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if err := checkGoroutines(2 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// checkGoroutines waits up to timeout for every goroutine other than the
+// caller and the runtime's own to end, and reports those that remain.
+func checkGoroutines(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		leaked := leakedGoroutines()
+		if len(leaked) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("leaked %d goroutine(s):\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func leakedGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var leaked []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 { // the calling goroutine
+			continue
+		}
+		if strings.Contains(g, "os/signal.signal_recv") ||
+			strings.Contains(g, "os/signal.loop") ||
+			strings.Contains(g, "runtime.ensureSigM") ||
+			strings.Contains(g, "testing.(*M).") ||
+			strings.Contains(g, "runtime.goexit0") {
+			continue
+		}
+		leaked = append(leaked, g)
+	}
+	return leaked
+}
+
+// dbPath returns the path of a new database in a fresh temporary directory.
+func dbPath(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "state", FileName)
+}
+
+// openAt opens the database at path, closed at the end of the test.
+func openAt(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// newStore opens a new database, closed at the end of the test.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	return openAt(t, dbPath(t))
+}
+
+// reopen closes s and opens its file again.
+func reopen(t testing.TB, s *Store) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return openAt(t, filepath.Join(s.dir, FileName))
+}
+
+// createJob creates a job for service, failing the test on error.
+func createJob(t testing.TB, s *Store, service string) Job {
+	t.Helper()
+	j, err := s.CreateJob(context.Background(), Job{
+		Service: service, Command: []string{"sh", "-c", "echo hi"}, Kind: KindRun, LaunchedBy: "alice",
+	})
+	if err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	return j
+}
+
+func getJob(t testing.TB, s *Store, id int64) Job {
+	t.Helper()
+	j, err := s.Job(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Job(%d): %v", id, err)
+	}
+	return j
+}
+
+func intp(i int) *int { return &i }
