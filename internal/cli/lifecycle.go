@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/client"
@@ -127,7 +128,7 @@ func newEventsCmd(f *factory) *cobra.Command {
 		Use:   "events [OPTIONS] [SERVICE...]",
 		Short: "Stream the project's events (start, die, health_status, ...)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, p, err := f.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -136,25 +137,50 @@ func newEventsCmd(f *factory) *cobra.Command {
 			for _, a := range args {
 				want[a] = true
 			}
+			ws, err := c.DialWS(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			if err := ws.Subscribe(cmd.Context(), []string{"events"}, nil); err != nil {
+				return err
+			}
 			enc := json.NewEncoder(f.ios.Out)
-			err = c.Events(cmd.Context(), func(ev client.EventOrMissed) error {
-				if ev.Missed > 0 {
-					fmt.Fprintf(f.ios.ErrOut, "berth: %d events missed (reader too slow)\n", ev.Missed)
-					return nil
+			for {
+				fr, err := ws.Next(cmd.Context())
+				if err != nil {
+					if cmd.Context().Err() != nil || client.CloseStatus(err) == int(websocket.StatusNormalClosure) {
+						return nil
+					}
+					return fmt.Errorf("events: %w", err)
+				}
+				if ctl, ok := fr.Control(); ok {
+					switch ctl.Op {
+					case "subscribed":
+						fmt.Fprintf(f.ios.ErrOut, "Watching the events of project %q (Ctrl-C to stop)\n", p.Name)
+					case "missed":
+						fmt.Fprintf(f.ios.ErrOut, "berth: %d events missed (reader too slow)\n", ctl.Count)
+					case "error":
+						return fmt.Errorf("events: %s", ctl.Message)
+					}
+					continue
+				}
+				var ev engine.Event
+				if err := json.Unmarshal(fr.Payload, &ev); err != nil {
+					return fmt.Errorf("events: %w", err)
 				}
 				if len(want) > 0 && !want[ev.Service] {
-					return nil
+					continue
 				}
 				if asJSON {
-					return enc.Encode(ev.Event)
+					err = enc.Encode(ev)
+				} else {
+					_, err = fmt.Fprintf(f.ios.Out, "%s container %s %s (service=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, ev.Service)
 				}
-				_, err := fmt.Fprintf(f.ios.Out, "%s container %s %s (service=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"), ev.Action, ev.ID, ev.Service)
-				return err
-			})
-			if cmd.Context().Err() != nil {
-				return nil
+				if err != nil {
+					return err
+				}
 			}
-			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")

@@ -28,10 +28,18 @@ func newLogsCmd(f *factory) *cobra.Command {
 			}
 			defer c.Close()
 			pr := newLogPrinter(f.ios, noColor, timestamps, noPrefix)
-			return c.Logs(cmd.Context(), client.LogsOptions{Services: args, Tail: n, Since: since, Follow: follow}, func(l server.LogLine) error {
+			opts := client.LogsOptions{Services: args, Tail: n, Since: since}
+			print := func(l server.LogLine) error {
+				if l.IsCursor() {
+					return nil
+				}
 				pr.print(l)
 				return nil
-			})
+			}
+			if follow {
+				return c.FollowLogs(cmd.Context(), opts, print)
+			}
+			return c.Logs(cmd.Context(), opts, print)
 		},
 	}
 	fl := cmd.Flags()

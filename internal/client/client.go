@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -193,6 +194,77 @@ func (c *Client) Logs(ctx context.Context, opts LogsOptions, fn func(server.LogL
 		q.Set("follow", "1")
 	}
 	return stream(c, ctx, "/v1/logs?"+q.Encode(), fn)
+}
+
+// FollowLogs prints a history of the services' logs (opts.Tail, opts.Since)
+// through fn, then follows them live over the WebSocket from exactly where
+// the history ended. Records that only carry a cursor are not passed to fn.
+func (c *Client) FollowLogs(ctx context.Context, opts LogsOptions, fn func(server.LogLine) error) error {
+	services := opts.Services
+	if len(services) == 0 {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		services = info.Services
+	}
+	hist := opts
+	hist.Services, hist.Follow = services, false
+	since := map[string]uint64{}
+	err := c.Logs(ctx, hist, func(l server.LogLine) error {
+		if l.IsCursor() {
+			since["service/"+l.Service+"/logs"] = l.Cursor
+			return nil
+		}
+		return fn(l)
+	})
+	if err != nil {
+		return err
+	}
+	ws, err := c.DialWS(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	streams := make([]string, len(services))
+	for i, s := range services {
+		streams[i] = "service/" + s + "/logs"
+		if _, ok := since[streams[i]]; !ok {
+			since[streams[i]] = 0
+		}
+	}
+	if err := ws.Subscribe(ctx, streams, since); err != nil {
+		return err
+	}
+	for {
+		f, err := ws.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if ctl, ok := f.Control(); ok {
+			switch ctl.Op {
+			case "error":
+				return fmt.Errorf("follow logs: %s", ctl.Message)
+			case "missed":
+				name := strings.TrimSuffix(strings.TrimPrefix(ctl.Stream, "service/"), "/logs")
+				if err := fn(server.LogLine{Service: name, Missed: ctl.Count, Time: time.Now()}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		var p server.LogPayload
+		if err := json.Unmarshal(f.Payload, &p); err != nil {
+			return fmt.Errorf("follow logs: decode %s: %w", f.Stream, err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(f.Stream, "service/"), "/logs")
+		if err := fn(server.LogLine{Service: name, Replica: p.Replica, Stream: p.Stream, Time: p.Time, Seq: f.Seq, Text: p.Text}); err != nil {
+			return err
+		}
+	}
 }
 
 // EventOrMissed is one value of the events stream: an event, or a count of

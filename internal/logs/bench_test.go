@@ -88,7 +88,7 @@ func processSource(b *testing.B, _ []byte, file string) (io.Reader, func()) {
 
 // BenchmarkCapture captures 100-byte lines — 1,000,000 from one process, and
 // 200,000 from each of 10 processes — timestamps them and writes them to disk
-// (default options: 10 MiB files, 5 kept). Run with
+// (default options: 64 MiB files, 5 kept). Run with
 //
 //	go test -run '^$' -bench Capture -benchtime 5x ./internal/logs/
 //

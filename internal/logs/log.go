@@ -55,7 +55,7 @@ type Line struct {
 
 // Defaults for the zero fields of Options.
 const (
-	DefaultMaxFileSize = 10 << 20
+	DefaultMaxFileSize = 64 << 20
 	DefaultMaxFiles    = 5
 	DefaultTailLines   = 1000
 	DefaultMaxLineLen  = 64 << 10

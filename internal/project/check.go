@@ -21,6 +21,9 @@ type NotRunnable struct {
 	// File and Line locate the service in the compose files (Line 0 if unknown).
 	File string
 	Line int
+	// Recipe says what the built-in recipe for Image lacks on this machine,
+	// ending with a "hint:" line (recipes.go); empty when Image has no recipe.
+	Recipe string
 }
 
 func (e *RunnableError) Error() string {
@@ -30,6 +33,10 @@ func (e *RunnableError) Error() string {
 			b.WriteString("\n")
 		}
 		switch {
+		case s.Recipe != "":
+			// The recipe's own hint says what to install.
+			fmt.Fprintf(&b, "service %q has only image %q: %s, or add `x-berth: {command: ...}` to the service (%s)", s.Service, s.Image, s.Recipe, placeOf(s))
+			continue
 		case s.Build != "":
 			fmt.Fprintf(&b, "service %q has only a build (%s): berth runs services natively and needs a command", s.Service, displayPath(s.Build))
 		case s.Image != "":
@@ -37,16 +44,21 @@ func (e *RunnableError) Error() string {
 		default:
 			fmt.Fprintf(&b, "service %q has no command: berth runs services natively and needs a command", s.Service)
 		}
-		place := displayPath(s.File)
-		if s.Line > 0 {
-			place += ":" + strconv.Itoa(s.Line)
-		}
-		if place == "" {
-			place = "the compose file"
-		}
-		fmt.Fprintf(&b, "\nhint: add `x-berth: {command: ...}` to the service (%s), or install the program and set `command:`", place)
+		fmt.Fprintf(&b, "\nhint: add `x-berth: {command: ...}` to the service (%s), or install the program and set `command:`", placeOf(s))
 	}
 	return b.String()
+}
+
+// placeOf formats where the service is written: "compose.yaml:12".
+func placeOf(s NotRunnable) string {
+	place := displayPath(s.File)
+	if s.Line > 0 {
+		place += ":" + strconv.Itoa(s.Line)
+	}
+	if place == "" {
+		place = "the compose file"
+	}
+	return place
 }
 
 // CheckRunnable reports every service that has nothing to run natively
@@ -58,7 +70,7 @@ func (p *Project) CheckRunnable() error {
 		if len(s.Argv) > 0 {
 			continue
 		}
-		n := NotRunnable{Service: s.Name, Image: s.Image}
+		n := NotRunnable{Service: s.Name, Image: s.Image, Recipe: recipeHint(s.Image)}
 		if p.compose != nil {
 			if sc, ok := p.compose.Services[s.Name]; ok && sc.Build != nil && sc.Image == "" {
 				n.Build = sc.Build.Context

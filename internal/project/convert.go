@@ -45,6 +45,11 @@ func convertProject(cp *types.Project, src *sourceSet) (*Project, error) {
 			errs = append(errs, err)
 			continue
 		}
+		// Built-in recipes for image-only services (recipes.go).
+		if err := applyRecipe(cp, sc, &s); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		for _, v := range s.Volumes {
 			volumes[v.Volume] = true
 		}
@@ -53,6 +58,10 @@ func convertProject(cp *types.Project, src *sourceSet) (*Project, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	// Service names as hosts in environment values (hosts.go).
+	if err := rewriteHosts(p, cp, src); err != nil {
+		return nil, err
 	}
 	for v := range volumes {
 		p.Volumes = append(p.Volumes, v)
@@ -66,7 +75,7 @@ func convertProject(cp *types.Project, src *sourceSet) (*Project, error) {
 // and line of the offending x-berth key.
 func convertService(cp *types.Project, sc types.ServiceConfig, src *sourceSet) (Service, []Warning, error) {
 	name := sc.Name
-	x, err := parseXBerth(name, sc.Extensions[extensionName], src)
+	x, err := parseXBerth(name, withoutRewriteHosts(sc.Extensions[extensionName]), src) // rewrite_hosts: hosts.go
 	if err != nil {
 		return Service{}, nil, err
 	}

@@ -77,6 +77,12 @@ type Service struct {
 	// Hash identifies the service's effective configuration: it changes when
 	// anything that needs a recreate changes (not when Replicas changes).
 	Hash string `json:"hash"`
+	// Recipe names the built-in recipe that fills Argv (and, unless the file
+	// sets one, Healthcheck) of a service that only names an image berth
+	// knows: "postgres" or "redis" (see docs/recipes.md). Empty otherwise.
+	Recipe string `json:"recipe,omitempty"`
+	// RecipePort is the TCP port the recipe's server listens on, on 127.0.0.1.
+	RecipePort int `json:"recipe_port,omitempty"`
 }
 
 // Dependency is one depends_on entry.

@@ -24,7 +24,13 @@ type LogLine struct {
 	// Missed, when non-zero, says that many lines were skipped because the
 	// reader was too slow; they are in the on-disk log (`berth logs`).
 	Missed uint64 `json:"missed,omitempty"`
+	// Cursor, in the last records of a history (one per service), is the
+	// seq to resume the service's live log stream after (no gap, no duplicate).
+	Cursor uint64 `json:"cursor,omitempty"`
 }
+
+// IsCursor reports whether l only carries a service's cursor.
+func (l LogLine) IsCursor() bool { return l.Replica == 0 && l.Missed == 0 }
 
 func wireLine(service string, l logs.Line) LogLine {
 	stream := "stdout"
@@ -69,8 +75,9 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		names = s.eng.Services()
 	}
 	type source struct {
-		name string
-		sub  *logs.Subscription
+		name   string
+		sub    *logs.Subscription
+		cursor uint64
 	}
 	var srcs []source
 	defer func() {
@@ -84,22 +91,24 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
+		cursor := l.LastSeq()
 		sub, err := l.Subscribe(logs.SubscribeOptions{Tail: tail, Since: since, Follow: follow})
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		srcs = append(srcs, source{n, sub})
+		srcs = append(srcs, source{n, sub, cursor})
 	}
 	nd := newNDJSON(w)
 	if !follow {
 		// History only: merge every service's lines by time.
 		var all []LogLine
-		for _, src := range srcs {
+		for i, src := range srcs {
 			for {
 				lines, _, err := src.sub.Next(r.Context())
 				for _, l := range lines {
 					all = append(all, wireLine(src.name, l))
+					srcs[i].cursor = max(srcs[i].cursor, l.Seq)
 				}
 				if err != nil {
 					break
@@ -109,6 +118,11 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
 		for _, l := range all {
 			if nd.write(l) != nil {
+				return
+			}
+		}
+		for _, src := range srcs {
+			if nd.write(LogLine{Service: src.name, Cursor: src.cursor}) != nil {
 				return
 			}
 		}
@@ -176,7 +190,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue
 			}
-			srcs = append(srcs, source{n, sub})
+			srcs = append(srcs, source{n, sub, 0})
 			following[n] = true
 			wg.Add(1)
 			go forward(n, sub)

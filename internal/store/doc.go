@@ -21,9 +21,20 @@
 // Job.OutputPath carries it; the file belongs to whoever writes it. The layout
 // is the one internal/logs uses for a service, so the engine can capture a
 // job's output with logs.Open(strconv.FormatInt(id, 10), logs.Options{Dir:
-// s.JobOutputDir()}); Store.OpenJobOutput is a plain append-only alternative
-// for callers that only need the bytes. The database stores the path relative
-// to <dir>, so a state directory that moves keeps its history.
+// s.JobOutputDir()}) (numbered, timestamped records; rotation adds
+// <id>.log.1 …). Store.OpenJobOutput is a plain append-only alternative for
+// callers that only need the bytes; use one or the other for a given job,
+// never both. The database stores the path relative to <dir>, so a state
+// directory that moves keeps its history.
+//
+// # Jobs
+//
+// A job goes queued → running → succeeded | failed | cancelled, or straight
+// from queued to an end state (cancelled before it started, failed to spawn).
+// It ends exactly once: FinishJob on an ended job fails with ErrJobFinished,
+// StartJob on a running one with ErrJobStarted. IDs are never reused. At
+// start, before launching anything, the engine calls RecoverJobs: whatever a
+// dead berth left queued or running is marked failed.
 //
 // # Schema and migrations
 //
@@ -64,4 +75,7 @@
 // what it is given with every active token's hash using
 // crypto/subtle.ConstantTimeCompare and never stops early, so timing does not
 // tell which token, if any, matched. Secrets never appear in errors.
+// Authenticate is a read: it writes Token.LastUsed at most once a minute per
+// token. The name "owner" is reserved (the server's name for the user who
+// started berth), and a name is unique among active tokens.
 package store

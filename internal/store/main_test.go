@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,3 +120,5 @@ func getJob(t testing.TB, s *Store, id int64) Job {
 }
 
 func intp(i int) *int { return &i }
+
+func nullInt(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }

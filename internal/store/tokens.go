@@ -23,6 +23,11 @@ const lastUsedGranularity = time.Minute
 
 const maxTokenName = 64
 
+// ReservedTokenName cannot name a token: it is the user the API server
+// reports for the Unix socket and for the token berth prints at start
+// (server.OwnerUser), and a token must not be able to pass for that user.
+const ReservedTokenName = "owner"
+
 // Token is a named user of the API. Its secret is not kept.
 type Token struct {
 	Name      string
@@ -69,6 +74,9 @@ func validTokenName(name string) bool {
 func (s *Store) CreateToken(ctx context.Context, name string) (secret string, err error) {
 	if !validTokenName(name) {
 		return "", fmt.Errorf("create token %q: a name is 1 to %d letters, digits, '.', '_', '-' or '@'", name, maxTokenName)
+	}
+	if name == ReservedTokenName {
+		return "", fmt.Errorf("create token %q: the name is reserved for the user who started berth", name)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

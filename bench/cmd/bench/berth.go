@@ -173,14 +173,15 @@ func lastSeq(path string) uint64 {
 type berthLog struct {
 	last uint64 // sequence number of the last record: lines captured
 	kept int    // producer lines still on disk, each checked
-	bad  int    // records that are not the line their sequence number says
+	bad  int    // records missing (a gap in the sequence numbers) or not the line their number says
 }
 
 // checkBerthLog reads every file of service's log, oldest first. A
-// service's sequence numbers count its lines with no gap, so the record with
-// sequence number k must hold the producer's line k: then no line was
-// skipped, and lines 1…last were all captured (those before the oldest kept
-// record were deleted by rotation).
+// service's sequence numbers count its lines with no gap, so the kept records
+// must have consecutive numbers (a gap is a record lost on the way to disk),
+// and record k must hold the producer's line k: then no line was skipped, and
+// lines 1…last were all captured (those before the oldest kept record were
+// deleted by rotation).
 func checkBerthLog(dir, service string) (berthLog, error) {
 	var res berthLog
 	base := filepath.Join(dir, service+".log")
@@ -197,7 +198,10 @@ func checkBerthLog(dir, service string) (berthLog, error) {
 				return
 			}
 			seq, _ := strconv.ParseUint(string(f[0]), 10, 64)
-			res.last = seq
+			if res.last != 0 && seq > res.last+1 {
+				res.bad += int(seq - res.last - 1)
+			}
+			res.last = max(res.last, seq)
 			if string(f[3]) != "o" {
 				return // berth's own message about the service
 			}

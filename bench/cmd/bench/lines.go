@@ -39,13 +39,14 @@ func eachLine(path string, fn func([]byte)) error {
 }
 
 // checkPlain returns how many lines of a plain output file (supervisord's
-// log, or the producer's output redirected to a file) are the producer's
-// lines 1, 2, 3, … in order.
+// log, or the producer's output redirected to a file) are producer lines in
+// increasing order; a damaged, repeated or out-of-order line does not count.
 func checkPlain(path string) (int, error) {
-	good := 0
+	good, next := 0, uint64(1)
 	err := eachLine(path, func(line []byte) {
-		if lineNumber(line) == uint64(good+1) {
+		if n := lineNumber(line); n >= next {
 			good++
+			next = n + 1
 		}
 	})
 	return good, err

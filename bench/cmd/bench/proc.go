@@ -49,22 +49,24 @@ func cpuSeconds(pid int) (float64, error) {
 	return cpu.Seconds(), err
 }
 
-// rssMB returns a process's resident set size (VmRSS) in MB (10^6 bytes).
-func rssMB(pid int) (float64, error) {
+// memMB returns a memory figure of a process, in MB (10^6 bytes), from
+// /proc/<pid>/status: field is "VmRSS" (resident), "RssAnon" (its anonymous
+// part: heap, stacks) or "RssFile" (file pages mapped: mostly the binary).
+func memMB(pid int, field string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS of %d: %q", pid, rest)
+				return 0, fmt.Errorf("parse %s of %d: %q", field, pid, rest)
 			}
 			return kb * 1024 / 1e6, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
 }
 
 // childNamed returns the pid of a live child of parent whose command name

@@ -76,7 +76,8 @@ func rows() []row {
 	return append(rs,
 		row{"(c) stop 50 services (exit 0.1 s after SIGTERM), s", mStop, median, "%.3f", true},
 		row{"(d) RSS of the supervisor, 50 services running, MB", mRSS, median, "%.1f", true},
-		row{"(d) … and of berth's reaper process (`berth __reap`), MB", mRSSReaper, median, "%.1f", false},
+		row{"(d) … of which anonymous memory (RssAnon), MB", mRSSAnon, median, "%.1f", true},
+		row{"(d) RSS of berth's reaper process (`berth __reap`), MB", mRSSReaper, median, "%.1f", false},
 		row{"(e) processes alive 3 s after SIGKILL of the supervisor (worst run)", mSurvivors, worst, "%.0f", false},
 	)
 }

@@ -24,6 +24,7 @@ const (
 	mStart     = "start"     // (a) seconds until all 50 run (berth: `up -d` returned)
 	mStartPs   = "start.ps"  // (a) seconds until all 50 run (berth: `ps` shows them)
 	mRSS       = "rss"       // (d) MB resident, 50 services running
+	mRSSAnon   = "rss.anon"  // (d) MB, the anonymous part of mRSS
 	mRSSReaper = "rss.reap"  // (d) MB resident of berth's reaper process
 	mStop      = "stop"      // (c) seconds to stop 50 services
 	mSurvivors = "survivors" // (e) processes alive 3 s after SIGKILL of the supervisor
@@ -140,18 +141,16 @@ func (b *bench) startBerth(ctx context.Context, dir string) error {
 	}
 	ps := time.Since(t0)
 	time.Sleep(settle)
-	rss, err := rssMB(p.pid)
-	if err != nil {
+	if err := b.addMem(sysBerth, p.pid); err != nil {
 		return err
 	}
-	b.res.add(mStart, sysBerth, up.Seconds())
-	b.res.add(mStartPs, sysBerth, ps.Seconds())
-	b.res.add(mRSS, sysBerth, rss)
 	if reaper := childNamed(p.pid, "berth"); reaper != 0 {
-		if rss, err := rssMB(reaper); err == nil {
+		if rss, err := memMB(reaper, "VmRSS"); err == nil {
 			b.res.add(mRSSReaper, sysBerth, rss)
 		}
 	}
+	b.res.add(mStart, sysBerth, up.Seconds())
+	b.res.add(mStartPs, sysBerth, ps.Seconds())
 	return p.close()
 }
 
@@ -167,14 +166,29 @@ func (b *bench) startSupervisord(ctx context.Context, dir string) error {
 	}
 	d := time.Since(t0)
 	time.Sleep(settle)
-	rss, err := rssMB(s.pid())
-	if err != nil {
+	if err := b.addMem(sysSupervisord, s.pid()); err != nil {
 		return err
 	}
 	b.res.add(mStart, sysSupervisord, d.Seconds())
 	b.res.add(mStartPs, sysSupervisord, d.Seconds())
-	b.res.add(mRSS, sysSupervisord, rss)
 	return s.close()
+}
+
+// addMem records the resident memory of a supervisor process, and its
+// anonymous part: VmRSS also counts the pages of the binary it has mapped,
+// which depend on what the page cache holds.
+func (b *bench) addMem(sys string, pid int) error {
+	rss, err := memMB(pid, "VmRSS")
+	if err != nil {
+		return err
+	}
+	anon, err := memMB(pid, "RssAnon")
+	if err != nil {
+		return err
+	}
+	b.res.add(mRSS, sys, rss)
+	b.res.add(mRSSAnon, sys, anon)
+	return nil
 }
 
 func (b *bench) startLimit(ctx context.Context, dir string) error {

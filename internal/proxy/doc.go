@@ -1,0 +1,81 @@
+// Package proxy owns one published host port of a service and forwards every
+// TCP connection made to it to one of the service's replicas. The engine uses
+// it where a published port differs from the container port, or where the
+// HTTP inspector is on; it is what lets a service restart without its users
+// ever seeing "connection refused".
+//
+// # What it does with a connection
+//
+// Listen binds the host port at once, so that a port already taken fails
+// `berth up` and names the port. Serve accepts connections until its ctx ends
+// or Close is called. For each client connection the proxy:
+//
+//   - picks a backend: the replica with the fewest open connections, ties
+//     broken round-robin. While there is none (SetBackends with an empty
+//     list, or before the first SetBackends) or while the proxy is held
+//     (Hold), the connection waits: it is queued, not refused;
+//   - dials it. A refused dial (the service is mid-restart and its port not
+//     yet bound) is retried with a short backoff (5 ms, doubling to 50 ms),
+//     on the next replica if there are several, so a restart is invisible
+//     even when the engine calls Hold late or never;
+//   - gives up Options.HoldTimeout after the client connected (30 s by
+//     default) if no backend could be reached: the client connection is then
+//     reset (RST), so the client sees an error, never a clean but empty reply;
+//   - then splices bytes both ways. Each direction is one
+//     (*net.TCPConn).ReadFrom(*net.TCPConn), which Linux serves with
+//     splice(2): the payload never enters user space. Nothing may wrap the
+//     connections (a wrapper hides ReadFrom and costs two copies per byte).
+//     A half-close is passed on (CloseWrite), and a reset is passed on as a
+//     reset.
+//
+// # Replay of a connection's first bytes
+//
+// When a service restarts, connections the old process's kernel had accepted
+// but the process never took are reset as its listening socket closes. To
+// hide that race too, the client's first chunk of bytes (what one read gives,
+// up to 64 KiB) is kept until the backend sends its first byte. If the
+// backend resets the connection before sending anything, and the client has
+// sent nothing more than that first chunk, the proxy dials again (waiting for
+// a backend as above) and sends the same bytes, at most 3 times per
+// connection. The cost: a request that the old process read and acted on,
+// and then died without answering while unread bytes were still queued to it,
+// reaches the new process again. A clean close (FIN) before the first byte is
+// never replayed: that is a server choosing not to answer.
+//
+// The first reads of both directions use an ordinary 64 KiB buffer, taken
+// from a pool only once the connection is readable, so an idle connection
+// holds no buffer; everything after them is spliced.
+//
+// # Resources
+//
+// A forwarded connection costs two goroutines and, while each direction is
+// in splice, a pipe per direction (two file descriptors each, from the
+// runtime's pipe pool): six descriptors per connection in all. Go raises the
+// soft RLIMIT_NOFILE to the hard limit at start-up, so this is rarely a
+// limit.
+//
+// # HTTP recording
+//
+// Recorder (record.go) is the contract of the HTTP-aware mode that the
+// inspector will use: it parses HTTP/1.1 heads as they pass and hands body
+// bytes over chunk by chunk, never buffering a whole body. That mode is not
+// built yet; the TCP path above never pays for it.
+//
+// # Must not
+//
+// The package must not import internal/store or internal/engine, start
+// processes, or know what a service is beyond its name. It decides nothing
+// about restarts: the engine calls Hold and SetBackends.
+//
+// # Goroutines and locks
+//
+// Serve runs the accept loop in the caller's goroutine, plus one watcher
+// goroutine that closes the proxy when ctx ends. Each client connection runs
+// two goroutines: session.run (connect, backend→client) and session.pump
+// (client→backend). Every one of them is tracked by Proxy.wg and joined by
+// Close and by Serve before it returns.
+//
+// Proxy.mu guards the backends, the hold flag and the set of sessions;
+// session.mu guards one connection's state. The two are never held at the
+// same time.
+package proxy
