@@ -119,9 +119,9 @@ func startEngine(stateDir string, lo listenOptions, log *slog.Logger) (*runningE
 	re := &runningEngine{eng: eng, cancel: cancel, served: make(chan error, 1), pidFile: pidFile}
 	srv := server.New(server.Options{Engine: eng, Hub: h, Logger: log})
 	_, port, _ := net.SplitHostPort(tl.Addr().String())
-	guard := server.LoopbackGuard(token, nil, port, lo.allowHosts...)
+	guard := server.LoopbackGuard(token, eng.Store(), port, lo.allowHosts...)
 	if !server.IsLoopback(tl.Addr().String()) && lo.bind != "0.0.0.0" && lo.bind != "::" {
-		guard = server.LoopbackGuard(token, nil, port, append(lo.allowHosts, lo.bind)...)
+		guard = server.LoopbackGuard(token, eng.Store(), port, append(lo.allowHosts, lo.bind)...)
 	}
 	re.url = server.DashboardURL(net.JoinHostPort(displayHost(lo.bind), port), token)
 	srv.SetDashboardURL(re.url)

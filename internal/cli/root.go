@@ -125,6 +125,10 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 		newTopCmd(f),
 		newEventsCmd(f),
 		newDashboardCmd(f),
+		newRunCmd(f),
+		newExecCmd(f),
+		newJobsCmd(f),
+		newTokenCmd(f),
 		newPublishCmd(f),
 		newEngineCmd(f),
 		newReapCmd(),
@@ -142,6 +146,9 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 // in docker compose; there, --file has no shorthand.
 func addGlobalFlags(cmd *cobra.Command, g *globalOptions) {
 	fl := cmd.Flags()
+	if cmd.HasSubCommands() {
+		fl = cmd.PersistentFlags()
+	}
 	if fl.ShorthandLookup("f") == nil {
 		fl.StringArrayVarP(&g.files, "file", "f", nil, "compose configuration files")
 	} else {

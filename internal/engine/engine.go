@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/hub"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/project"
+	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/supervise"
 )
 
@@ -42,6 +44,7 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	reaper *supervise.Reaper
+	store  *store.Store
 	events *broadcaster[Event]
 
 	// ctx is the root of everything the engine starts; cancel ends it.
@@ -70,6 +73,10 @@ type Engine struct {
 	// changed is closed and replaced whenever any replica's state changes.
 	changed  chan struct{}
 	shutdown bool
+	// jobs holds the jobs in progress.
+	jobs map[int64]*jobRun
+	// notified is closed and replaced whenever a notification is stored.
+	notified chan struct{}
 }
 
 // New prepares the state folder, reaps processes a previous berth left behind,
@@ -94,6 +101,8 @@ func New(opts Options) (*Engine, error) {
 		services: map[string]*service{},
 		logs:     map[string]*logs.Log{},
 		changed:  make(chan struct{}),
+		jobs:     map[int64]*jobRun{},
+		notified: make(chan struct{}),
 	}
 	if killed, err := supervise.ReapLeftovers(readRecords(opts.StateDir)); err != nil {
 		e.log.Warn("reap leftovers", keyErr, err)
@@ -105,9 +114,21 @@ func New(opts Options) (*Engine, error) {
 	if err := writeRecords(opts.StateDir, nil); err != nil {
 		return nil, err
 	}
+	st, err := store.Open(filepath.Join(opts.StateDir, store.FileName))
+	if err != nil {
+		return nil, fmt.Errorf("open job history: %w", err)
+	}
+	if n, err := st.RecoverJobs(context.Background(), time.Now()); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("recover jobs: %w", err)
+	} else if n > 0 {
+		e.log.Warn("jobs left running by a previous berth were marked failed", "count", n)
+	}
+	e.store = st
 	if opts.ReaperArgv != nil {
 		r, err := supervise.StartReaper(opts.ReaperArgv)
 		if err != nil {
+			st.Close()
 			return nil, fmt.Errorf("start watchdog: %w", err)
 		}
 		e.reaper = r
@@ -167,7 +188,7 @@ func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
 	if e.reaper != nil {
 		err = errors.Join(err, e.reaper.Close())
 	}
-	err = errors.Join(err, writeRecords(e.opts.StateDir, nil))
+	err = errors.Join(err, writeRecords(e.opts.StateDir, nil), e.store.Close())
 	e.events.close()
 	close(e.done)
 	return err

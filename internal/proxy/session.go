@@ -214,7 +214,7 @@ func (s *session) run() {
 				s.abort(true)
 				return
 			}
-			_, err = io.CopyBuffer(struct{ io.Writer }{s.client}, struct{ io.Reader }{b}, make([]byte, 32<<10))
+			_, err = s.client.ReadFrom(b) // splice
 			s.endBackendToClient(err)
 			return
 		}
@@ -452,7 +452,7 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 		b.CloseWrite()
 		return pumpResult{replayable: true}
 	}
-	n, err := io.CopyBuffer(struct{ io.Writer }{b}, struct{ io.Reader }{s.client}, make([]byte, 32<<10))
+	n, err := b.ReadFrom(s.client) // splice
 	switch {
 	case err == nil:
 		b.CloseWrite()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/hub"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // Error codes of the API; clients branch on these, never on the text.
@@ -38,6 +39,8 @@ const (
 	CodeForbiddenHost   = "forbidden_host"
 	CodeForbiddenOrigin = "forbidden_origin"
 	CodeNotFound        = "not_found"
+	CodeForbidden       = "forbidden"
+	CodeJobEnded        = "job_ended"
 )
 
 // Options configure a Server.
@@ -60,6 +63,8 @@ type Server struct {
 
 	mu           sync.Mutex // guards dashboardURL
 	dashboardURL string
+
+	notes notifier
 }
 
 // New returns a server for the engine in opts.
@@ -148,6 +153,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/dashboard", s.dashboard)
 	s.mux.HandleFunc("GET /api/ws", s.ws)
 	s.mux.HandleFunc("GET /{$}", s.index)
+	s.jobRoutes()
 }
 
 // PublishRequest puts a payload on a topic stream (topic/<name>).
@@ -355,6 +361,10 @@ func writeError(w http.ResponseWriter, err error) {
 		status, code = http.StatusServiceUnavailable, CodeShuttingDown
 	case errors.As(err, new(*badRequest)):
 		status, code = http.StatusBadRequest, CodeBadRequest
+	case errors.Is(err, store.ErrNotFound):
+		status, code = http.StatusNotFound, CodeNotFound
+	case errors.Is(err, store.ErrJobFinished):
+		status, code = http.StatusConflict, CodeJobEnded
 	}
 	writeAPIError(w, status, code, err.Error())
 }

@@ -52,7 +52,7 @@ type wsConn struct {
 	wg     sync.WaitGroup
 
 	mu   sync.Mutex                    // guards logs
-	logs map[string]context.CancelFunc // log stream → its forwarder
+	logs map[string]context.CancelFunc // log stream (or notifications) → its forwarder
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +124,24 @@ func (c *wsConn) subscribe(ctl hub.Control) {
 			return
 		}
 	}
+	for i, st := range ctl.Streams {
+		if msg := c.watchJobStream(st); msg != "" {
+			c.reply((&hub.FrameError{Field: fieldIndex("streams", i), Message: msg}).Reply(ctl.ID))
+			return
+		}
+	}
 	for _, st := range ctl.Streams {
+		if st == hub.StreamNotifications {
+			c.mu.Lock()
+			if _, ok := c.logs[st]; !ok {
+				ctx, stop := context.WithCancel(c.ctx)
+				c.logs[st] = stop
+				c.wg.Add(1)
+				go c.deliverNotifications(ctx)
+			}
+			c.mu.Unlock()
+			continue
+		}
 		if svc, ok := logStream(st); ok {
 			since, resume := ctl.Since[st]
 			c.followLog(st, svc, since, resume)
@@ -144,7 +161,7 @@ func (c *wsConn) subscribe(ctl hub.Control) {
 func (c *wsConn) unsubscribe(ctl hub.Control) {
 	var hubStreams []string
 	for _, st := range ctl.Streams {
-		if _, ok := logStream(st); ok {
+		if _, ok := logStream(st); ok || st == hub.StreamNotifications {
 			c.mu.Lock()
 			if stop, ok := c.logs[st]; ok {
 				stop()

@@ -1,0 +1,429 @@
+// Command proxybench compares berth's proxy (internal/proxy) with nginx and
+// net/http/httputil.ReverseProxy, all in front of the same small Go backend,
+// measured with wrk. bench/proxy/run.sh runs it; see bench/proxy/README.md.
+//
+//	proxybench run [-d 5s] [-rounds 3] [-out RESULTS.md]
+//	proxybench backend -listen ADDR
+//	proxybench berth -listen ADDR -backend ADDR
+//	proxybench httputil -listen ADDR -backend ADDR
+//
+// run starts the others as child processes (and nginx), so that each proxy
+// has the machine's cores to itself as it would in use, rather than sharing a
+// Go runtime with the backend.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/internal/proxy"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: proxybench run|backend|berth|httputil [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = run(ctx, args)
+	case "backend":
+		err = serveBackend(ctx, args)
+	case "berth":
+		err = serveBerth(ctx, args)
+	case "httputil":
+		err = serveHTTPUtil(ctx, args)
+	default:
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "proxybench:", err)
+		os.Exit(1)
+	}
+}
+
+// bodies are the response bodies the backend serves, by path.
+var bodies = map[string]int{"/100": 100, "/1m": 1 << 20}
+
+func serveBackend(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("backend", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	fs.Parse(args)
+	data := map[string][]byte{}
+	for path, n := range bodies {
+		data[path] = bytes.Repeat([]byte("x"), n)
+	}
+	srv := &http.Server{Addr: *listen, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := data[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
+	})}
+	return serveHTTP(ctx, srv)
+}
+
+func serveHTTPUtil(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("httputil", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	backend := fs.String("backend", "", "backend address")
+	fs.Parse(args)
+	u, err := url.Parse("http://" + *backend)
+	if err != nil {
+		return err
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	// The default transport keeps 2 idle connections per host, which would
+	// make it dial for most requests at -c50: give it a pool like nginx's.
+	rp.Transport = &http.Transport{
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 1024,
+		DisableCompression:  true,
+	}
+	return serveHTTP(ctx, &http.Server{Addr: *listen, Handler: rp})
+}
+
+func serveHTTP(ctx context.Context, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		srv.Close()
+		<-errc
+		return nil
+	}
+}
+
+func serveBerth(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("berth", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to own")
+	backend := fs.String("backend", "", "backend address")
+	fs.Parse(args)
+	p, err := proxy.Listen(proxy.Options{
+		Listen: *listen,
+		Name:   "bench",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return err
+	}
+	p.SetBackends([]string{*backend})
+	return p.Serve(ctx)
+}
+
+// target is one way to reach the backend.
+type target struct {
+	name string
+	addr string
+}
+
+// result is one wrk run.
+type result struct {
+	target string
+	path   string
+	conns  int
+	rps    float64
+	p50    time.Duration
+	p99    time.Duration
+	errors string // wrk's socket errors and non-2xx counts, if any
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	dur := fs.Duration("d", 5*time.Second, "duration of each wrk run")
+	rounds := fs.Int("rounds", 3, "runs of each cell; the table shows the median by requests/s")
+	out := fs.String("out", "", "also write the report to this file")
+	wrkBin := fs.String("wrk", "wrk", "wrk binary")
+	nginxBin := fs.String("nginx", "nginx", "nginx binary")
+	fs.Parse(args)
+
+	tmp, err := os.MkdirTemp("", "proxybench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
+	targets := []target{{"direct", addr(0)}, {"berth", addr(1)}, {"nginx", addr(2)}, {"httputil", addr(3)}}
+
+	var children []*exec.Cmd
+	defer func() {
+		for _, c := range children {
+			stopChild(c)
+		}
+	}()
+	start := func(c *exec.Cmd) error {
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", c.Path, err)
+		}
+		children = append(children, c)
+		return nil
+	}
+	if err := start(exec.Command(self, "backend", "-listen", addr(0))); err != nil {
+		return err
+	}
+	if err := start(exec.Command(self, "berth", "-listen", addr(1), "-backend", addr(0))); err != nil {
+		return err
+	}
+	conf, err := nginxConf(tmp, addr(2), addr(0))
+	if err != nil {
+		return err
+	}
+	if err := start(exec.Command(*nginxBin, "-p", tmp, "-e", filepath.Join(tmp, "error.log"), "-c", conf, "-g", "daemon off;")); err != nil {
+		return err
+	}
+	if err := start(exec.Command(self, "httputil", "-listen", addr(3), "-backend", addr(0))); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := waitHTTP(ctx, "http://"+t.addr+"/100"); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+
+	// Warm up every path (connection pools, page cache, CPU frequency).
+	for _, t := range targets {
+		if _, err := runWrk(ctx, *wrkBin, t, "/1m", 50, time.Second); err != nil {
+			return err
+		}
+	}
+
+	var results []result
+	for _, path := range []string{"/100", "/1m"} {
+		for _, conns := range []int{50, 1} {
+			for _, t := range targets {
+				var runs []result
+				for range *rounds {
+					r, err := runWrk(ctx, *wrkBin, t, path, conns, *dur)
+					if err != nil {
+						return err
+					}
+					runs = append(runs, r)
+					fmt.Fprintf(os.Stderr, "%-8s %-4s c%-2d %10.0f req/s  p50 %-9v p99 %-9v %s\n", t.name, path, conns, r.rps, r.p50, r.p99, r.errors)
+				}
+				slices.SortFunc(runs, func(a, b result) int { return int(a.rps - b.rps) })
+				results = append(results, runs[len(runs)/2])
+			}
+		}
+	}
+
+	report := reportMarkdown(results, *dur, *rounds, versions(*wrkBin, *nginxBin))
+	fmt.Print(report)
+	if *out != "" {
+		return os.WriteFile(*out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+func stopChild(c *exec.Cmd) {
+	// SIGQUIT is nginx's graceful stop; Go processes die of it too.
+	syscall.Kill(-c.Process.Pid, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	t := time.NewTimer(3 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func waitHTTP(ctx context.Context, u string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = errors.New(resp.Status)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not answering %s: %w", u, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func nginxConf(dir, listen, backend string) (string, error) {
+	conf := fmt.Sprintf(`worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    upstream backend {
+        server %[3]s;
+        keepalive 128;
+    }
+    server {
+        listen %[2]s;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+        }
+    }
+}
+`, dir, listen, backend)
+	path := filepath.Join(dir, "nginx.conf")
+	return path, os.WriteFile(path, []byte(conf), 0o644)
+}
+
+var (
+	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	reErrors  = regexp.MustCompile(`(?m)^\s+(Socket errors: .*|Non-2xx or 3xx responses: .*)$`)
+)
+
+func runWrk(ctx context.Context, bin string, t target, path string, conns int, d time.Duration) (result, error) {
+	threads := min(conns, 2)
+	cmd := exec.CommandContext(ctx, bin, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--latency", "http://"+t.addr+path)
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk %s: %w\n%s", t.name, err, out)
+	}
+	r := result{target: t.name, path: path, conns: conns}
+	m := reRPS.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("wrk %s: no Requests/sec in:\n%s", t.name, out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, m := range reLatency.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		d := time.Duration(v * float64(unit))
+		if string(m[1]) == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	var errs []string
+	for _, m := range reErrors.FindAllSubmatch(out, -1) {
+		errs = append(errs, string(m[1]))
+	}
+	r.errors = strings.Join(errs, "; ")
+	return r, nil
+}
+
+func versions(wrkBin, nginxBin string) map[string]string {
+	v := map[string]string{"go": runtime.Version()}
+	if out, err := exec.Command(nginxBin, "-v").CombinedOutput(); err == nil {
+		v["nginx"] = strings.TrimSpace(strings.TrimPrefix(string(out), "nginx version: "))
+	}
+	if out, _ := exec.Command(wrkBin, "-v").CombinedOutput(); len(out) > 0 {
+		v["wrk"] = strings.Fields(string(out))[1]
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.*)$`).FindSubmatch(b); m != nil {
+			v["cpu"] = string(m[1])
+		}
+	}
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		v["kernel"] = strings.TrimSpace(string(out))
+	}
+	v["cores"] = strconv.Itoa(runtime.NumCPU())
+	return v
+}
+
+func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Machine: %s cores, %s, %s. Go %s, nginx %s, wrk %s.\n\n", v["cores"], v["cpu"], v["kernel"], strings.TrimPrefix(v["go"], "go"), v["nginx"], v["wrk"])
+	fmt.Fprintf(&b, "Command: `bench/proxy/run.sh` (wrk -d%v, median of %d runs by requests/s; -c50 with 2 threads, -c1 with 1).\n\n", d, rounds)
+	nginx := map[string]result{}
+	for _, r := range results {
+		if r.target == "nginx" {
+			nginx[r.path+strconv.Itoa(r.conns)] = r
+		}
+	}
+	b.WriteString("| body | conns | target | requests/s | p50 | p99 | req/s vs nginx | errors |\n")
+	b.WriteString("|---|--:|---|--:|--:|--:|--:|---|\n")
+	for _, r := range results {
+		body := map[string]string{"/100": "100 B", "/1m": "1 MiB"}[r.path]
+		vs := ""
+		if n, ok := nginx[r.path+strconv.Itoa(r.conns)]; ok && n.rps > 0 {
+			vs = fmt.Sprintf("%.2f×", r.rps/n.rps)
+		}
+		name := r.target
+		if name == "berth" {
+			name = "**berth**"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s | %s | %s |\n", body, r.conns, name, r.rps, fmtDur(r.p50), fmtDur(r.p99), vs, r.errors)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	default:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+}
