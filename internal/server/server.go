@@ -152,8 +152,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/publish", s.publish)
 	s.mux.HandleFunc("GET /v1/dashboard", s.dashboard)
 	s.mux.HandleFunc("GET /api/ws", s.ws)
-	s.mux.HandleFunc("GET /{$}", s.index)
 	s.jobRoutes()
+	s.dashboardRoutes()
 }
 
 // PublishRequest puts a payload on a topic stream (topic/<name>).
@@ -194,14 +194,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"url": u})
 }
 
-// index answers the dashboard's address: who you are and what the API offers.
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"project": s.eng.ProjectName(),
-		"user":    UserOf(r.Context()),
-		"api":     []string{"/api/ws", "/v1/ps", "/v1/logs", "/v1/events", "/v1/top", "/v1/up", "/v1/start", "/v1/stop", "/v1/restart", "/v1/kill", "/v1/down", "/v1/publish"},
-	})
-}
 
 // Info describes the engine behind the API.
 type Info struct {

@@ -14,10 +14,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -105,6 +108,8 @@ func serveHTTPUtil(ctx context.Context, args []string) error {
 		MaxIdleConnsPerHost: 1024,
 		DisableCompression:  true,
 	}
+	// wrk ends by closing its connections mid-request: not worth a line each.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	return serveHTTP(ctx, &http.Server{Addr: *listen, Handler: rp})
 }
 
@@ -224,36 +229,52 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 
+	// Each cell runs the targets in turn, round after round, so that a
+	// drift of the machine (another tenant, the CPU clock) spreads over all
+	// of them.
 	var results []result
 	for _, path := range []string{"/100", "/1m"} {
 		for _, conns := range []int{50, 1} {
-			for _, t := range targets {
-				var runs []result
-				for range *rounds {
+			runs := make([][]result, len(targets))
+			for range *rounds {
+				for i, t := range targets {
 					r, err := runWrk(ctx, *wrkBin, t, path, conns, *dur)
 					if err != nil {
 						return err
 					}
-					runs = append(runs, r)
-					fmt.Fprintf(os.Stderr, "%-8s %-4s c%-2d %10.0f req/s  p50 %-9v p99 %-9v %s\n", t.name, path, conns, r.rps, r.p50, r.p99, r.errors)
+					runs[i] = append(runs[i], r)
+					fmt.Fprintf(os.Stderr, "%-8s %-4s c%-2d %10.0f req/s  p50 %-9s p99 %-9s %s\n", t.name, path, conns, r.rps, fmtDur(r.p50), fmtDur(r.p99), r.errors)
 				}
-				slices.SortFunc(runs, func(a, b result) int { return int(a.rps - b.rps) })
-				results = append(results, runs[len(runs)/2])
+			}
+			for _, rs := range runs {
+				slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+				results = append(results, rs[len(rs)/2])
 			}
 		}
 	}
 
 	report := reportMarkdown(results, *dur, *rounds, versions(*wrkBin, *nginxBin))
 	fmt.Print(report)
-	if *out != "" {
-		return os.WriteFile(*out, []byte(report), 0o644)
+	if *out == "" {
+		return nil
 	}
-	return nil
+	// Newest run first, older ones kept below it.
+	old, err := os.ReadFile(*out)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	_, older, _ := strings.Cut(string(old), resultsIntro)
+	return os.WriteFile(*out, []byte(resultsHeader+resultsIntro+report+older), 0o644)
 }
 
+const (
+	resultsHeader = "# berth proxy: benchmark results\n\n"
+	resultsIntro  = "Written by `bench/proxy/run.sh` (see README.md), newest run first. " +
+		"Every target serves the same Go backend; wrk, the proxies and the backend share the machine's cores.\n\n"
+)
+
 func stopChild(c *exec.Cmd) {
-	// SIGQUIT is nginx's graceful stop; Go processes die of it too.
-	syscall.Kill(-c.Process.Pid, syscall.SIGQUIT)
+	syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { c.Wait(); close(done) }()
 	t := time.NewTimer(3 * time.Second)
@@ -393,8 +414,8 @@ func versions(wrkBin, nginxBin string) map[string]string {
 func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %s cores, %s, %s. Go %s, nginx %s, wrk %s.\n\n", v["cores"], v["cpu"], v["kernel"], strings.TrimPrefix(v["go"], "go"), v["nginx"], v["wrk"])
-	fmt.Fprintf(&b, "Command: `bench/proxy/run.sh` (wrk -d%v, median of %d runs by requests/s; -c50 with 2 threads, -c1 with 1).\n\n", d, rounds)
+	fmt.Fprintf(&b, "Machine: %s cores, %s, %s. Go %s, %s, wrk %s.\n\n", v["cores"], v["cpu"], v["kernel"], strings.TrimPrefix(v["go"], "go"), v["nginx"], v["wrk"])
+	fmt.Fprintf(&b, "Command: `bench/proxy/run.sh` (`wrk -d%v --latency`, -c50 with 2 threads, -c1 with 1; each row is the median of %d runs by requests/s).\n\n", d, rounds)
 	nginx := map[string]result{}
 	for _, r := range results {
 		if r.target == "nginx" {
