@@ -194,7 +194,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"url": u})
 }
 
-
 // Info describes the engine behind the API.
 type Info struct {
 	Project  string   `json:"project"`
