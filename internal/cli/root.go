@@ -115,6 +115,7 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 	root.AddCommand(
 		newConfigCmd(f),
 		newUpCmd(f),
+		newWatchCmd(f),
 		newDownCmd(f),
 		newPsCmd(f),
 		newLogsCmd(f),

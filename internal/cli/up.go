@@ -31,6 +31,7 @@ type upOptions struct {
 	forceRecreate bool
 	removeOrphans bool
 	timeout       int
+	watch         bool
 	services      []string
 }
 
@@ -67,7 +68,26 @@ configuration changed.`,
 	fl.BoolVar(&opts.forceRecreate, "force-recreate", false, "recreate services even if their configuration is unchanged")
 	fl.BoolVar(&opts.removeOrphans, "remove-orphans", false, "stop services that are no longer in the compose file")
 	opts.listen.addFlags(fl)
+	fl.BoolVarP(&opts.watch, "watch", "w", false, "apply develop.watch: restart, rebuild or run a command when files change")
 	fl.IntVar(&opts.timeout, "timeout", -1, "seconds to wait for services to stop before killing them (default: each service's stop_grace_period)")
+	return cmd
+}
+
+// newWatchCmd is `berth watch`: up in the foreground with develop.watch applied.
+func newWatchCmd(f *factory) *cobra.Command {
+	opts := &upOptions{watch: true, timeout: -1}
+	cmd := &cobra.Command{
+		Use:   "watch [SERVICE...]",
+		Short: "Start services and apply develop.watch when files change (up --watch, in the foreground)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.services = args
+			return runUp(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.noColor, "no-color", false, "monochrome output")
+	fl.BoolVar(&opts.noDeps, "no-deps", false, "don't start the named services' dependencies")
+	opts.listen.addFlags(fl)
 	return cmd
 }
 
@@ -121,7 +141,7 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ()}
+	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ(), Watch: opts.watch}
 	started := time.Now()
 
 	c, err := client.Dial(ctx, engine.SocketPath(stateDir))

@@ -21,6 +21,8 @@ type UpRequest struct {
 	// BaseEnv is the environment services inherit before their own
 	// (the environment of the CLI that asked).
 	BaseEnv []string `json:"base_env,omitempty"`
+	// Watch applies the services' develop.watch rules until the engine stops.
+	Watch bool `json:"watch,omitempty"`
 }
 
 // UpResult says what Up did to each service.

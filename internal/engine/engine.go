@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/project"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/supervise"
+	"github.com/berth-dev/berth/internal/watch"
 )
 
 // ErrNotRunning is returned for operations on a service that has no running replica.
@@ -77,6 +78,10 @@ type Engine struct {
 	jobs map[int64]*jobRun
 	// notified is closed and replaced whenever a notification is stored.
 	notified chan struct{}
+	// watcher watches develop.watch paths (nil until the first watch);
+	// watched says which services are watched.
+	watcher *watch.Watcher
+	watched map[string]bool
 }
 
 // New prepares the state folder, reaps processes a previous berth left behind,
@@ -103,6 +108,7 @@ func New(opts Options) (*Engine, error) {
 		changed:  make(chan struct{}),
 		jobs:     map[int64]*jobRun{},
 		notified: make(chan struct{}),
+		watched:  map[string]bool{},
 	}
 	if killed, err := supervise.ReapLeftovers(readRecords(opts.StateDir)); err != nil {
 		e.log.Warn("reap leftovers", keyErr, err)
@@ -173,11 +179,18 @@ func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
 	e.mu.Unlock()
 
 	e.opMu.Lock()
-	defer e.opMu.Unlock()
 	err := e.stopServices(ctx, nil, timeout, false)
 	e.cancel()
+	// Release opMu before waiting: a watch reaction may be waiting for it
+	// (it then finds the engine shut down and returns).
+	e.opMu.Unlock()
 	e.loops.Wait()
 	<-e.statusDone
+	e.mu.Lock()
+	if e.watcher != nil {
+		err = errors.Join(err, e.watcher.Close())
+	}
+	e.mu.Unlock()
 	e.mu.Lock()
 	for _, l := range e.logs {
 		if cerr := l.Close(); cerr != nil {

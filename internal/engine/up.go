@@ -60,6 +60,11 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 	if err := runnable.CheckRunnable(); err != nil {
 		return res, err
 	}
+	if req.Watch {
+		if err := checkWatchPaths(p, wanted); err != nil {
+			return res, err
+		}
+	}
 
 	// Decide what to do with each wanted service.
 	e.mu.Lock()
@@ -124,7 +129,13 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 	}
 	e.mu.Unlock()
 	res.Created, res.Recreated, res.Scaled = create, recreate, scale
-	return res, e.waitSettled(ctx, started)
+	if err := e.waitSettled(ctx, started); err != nil {
+		return res, err
+	}
+	if req.Watch {
+		return res, e.startWatches(wanted)
+	}
+	return res, nil
 }
 
 // selectServices returns the services up should run: names and (unless

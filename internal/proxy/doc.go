@@ -30,17 +30,30 @@
 //
 // # Replay of a connection's first bytes
 //
-// When a service restarts, connections the old process's kernel had accepted
-// but the process never took are reset as its listening socket closes. To
-// hide that race too, the client's first chunk of bytes (what one read gives,
-// up to 64 KiB) is kept until the backend sends its first byte. If the
-// backend resets the connection before sending anything, and the client has
-// sent nothing more than that first chunk, the proxy dials again (waiting for
-// a backend as above) and sends the same bytes, at most 3 times per
-// connection. The cost: a request that the old process read and acted on,
-// and then died without answering while unread bytes were still queued to it,
-// reaches the new process again. A clean close (FIN) before the first byte is
-// never replayed: that is a server choosing not to answer.
+// When a service restarts, connections that the old process's kernel had
+// accepted but the process never took are reset as its listening socket
+// closes, and a server shutting down gracefully may read a request and close
+// without answering it (net/http does). To hide those races too, the
+// client's first chunk of bytes (what one read gives, up to 64 KiB) is kept
+// until the backend sends its first byte. If the backend ends the connection
+// before sending anything, and the client has sent nothing beyond that first
+// chunk, the proxy connects again (waiting for a backend as above, within
+// the same HoldTimeout) and sends the same bytes; at most 3 times per
+// connection. It does so when:
+//
+//   - the backend reset the connection (RST): it had not read everything
+//     sent to it (it never accepted the connection, or died with bytes
+//     unread), so it cannot have acted on the request;
+//   - the backend closed it cleanly (FIN) and the first chunk is an HTTP/1
+//     request with an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT,
+//     DELETE), as nginx's proxy_next_upstream does. A POST, or a protocol
+//     the proxy does not know, gets the close passed on: the server may
+//     have acted on it.
+//
+// Only the start of a connection is replayed. The later requests of a
+// keep-alive connection go to the backend connection it already has; when
+// that process exits the connection ends, and HTTP clients open a new one
+// (retrying an idempotent request that was in flight on it).
 //
 // The first reads of both directions use an ordinary 64 KiB buffer, taken
 // from a pool only once the connection is readable, so an idle connection

@@ -223,8 +223,8 @@ func (s *session) run() {
 		}
 		if replays < maxReplays && s.mayReplay(err) && s.replayable() {
 			s.p.replays.Add(1)
-			s.p.log.Debug("proxy: backend reset the connection before replying; sending the first chunk again",
-				keyClient, s.client.RemoteAddr().String(), keyBackend, be.addr, keyAttempt, replays+1)
+			s.p.log.Debug("proxy: backend ended the connection before replying; sending the first chunk again",
+				keyClient, s.client.RemoteAddr().String(), keyBackend, be.addr, keyAttempt, replays+1, keyErr, err)
 			continue
 		}
 		closeAttach()

@@ -222,6 +222,10 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 
+	// The machine's load before the run: the figures mean little if
+	// something else was busy.
+	before := versions(*wrkBin, *nginxBin)
+
 	// Warm up every path (connection pools, page cache, CPU frequency).
 	for _, t := range targets {
 		if _, err := runWrk(ctx, *wrkBin, t, "/1m", 50, time.Second); err != nil {
@@ -253,7 +257,9 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 
-	report := reportMarkdown(results, *dur, *rounds, versions(*wrkBin, *nginxBin))
+	v := versions(*wrkBin, *nginxBin)
+	v["load before"] = before["load"]
+	report := reportMarkdown(results, *dur, *rounds, v)
 	fmt.Print(report)
 	if *out == "" {
 		return nil
@@ -408,13 +414,17 @@ func versions(wrkBin, nginxBin string) map[string]string {
 		v["kernel"] = strings.TrimSpace(string(out))
 	}
 	v["cores"] = strconv.Itoa(runtime.NumCPU())
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		v["load"] = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	return v
 }
 
 func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %s cores, %s, %s. Go %s, %s, wrk %s.\n\n", v["cores"], v["cpu"], v["kernel"], strings.TrimPrefix(v["go"], "go"), v["nginx"], v["wrk"])
+	fmt.Fprintf(&b, "Machine: %s cores, %s, %s; load average %s before the run, %s after. Go %s, %s, wrk %s.\n\n",
+		v["cores"], v["cpu"], v["kernel"], v["load before"], v["load"], strings.TrimPrefix(v["go"], "go"), v["nginx"], v["wrk"])
 	fmt.Fprintf(&b, "Command: `bench/proxy/run.sh` (`wrk -d%v --latency`, -c50 with 2 threads, -c1 with 1; each row is the median of %d runs by requests/s).\n\n", d, rounds)
 	nginx := map[string]result{}
 	for _, r := range results {

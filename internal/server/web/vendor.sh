@@ -1,0 +1,71 @@
+#!/bin/sh
+# Vendors the dashboard's front-end libraries from the npm registry into
+# internal/server/web/vendor/ as ES modules, at pinned versions, after checking
+# each package's checksum (the registry's sha512 "integrity"). The vendored
+# files are committed: `go build` alone gives a complete binary, and this
+# script is only run to change a version.
+#
+#   internal/server/web/vendor.sh          # fetch, verify, copy
+#   internal/server/web/vendor.sh -check   # verify that vendor/ matches the pins
+#
+# Needs node's npm (to fetch tarballs), tar, sha512sum, base64.
+set -eu
+cd "$(dirname "$0")"
+
+# name version sha512-integrity (from `npm view NAME@VERSION dist.integrity`)
+pins='
+preact 11.2.0 sha512-/HfHI/7N84e6GrWBJ3J280z3mLaRJiDcSvj/A+y/4AbLnND/1UlGHe1sR6oYuTGwId0nP7dqDU9OnLxMPZ7xBg==
+htm 3.1.1 sha512-983Vyg8NwUE7JkZ6NmOqpCZ+sh1bKv2iYTlUkzlWmA5JD2acKoxd4KVxbMmxX/85mtfdnDmTFoNKcg5DGAvxNQ==
+'
+
+# Files taken from each package: "package-path vendor-name".
+files_preact='dist/preact.mjs preact.mjs
+hooks/dist/hooks.mjs hooks.mjs
+LICENSE preact.LICENSE'
+files_htm='dist/htm.mjs htm.mjs
+LICENSE htm.LICENSE'
+
+check=0
+[ "${1:-}" = "-check" ] && check=1
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out="$tmp/vendor"
+mkdir -p "$out"
+
+echo "$pins" | while read -r name version integrity; do
+	[ -n "$name" ] || continue
+	dir="$tmp/$name"
+	mkdir -p "$dir"
+	(cd "$dir" && npm pack --silent "$name@$version" >/dev/null)
+	tgz=$(ls "$dir"/*.tgz)
+	got="sha512-$(sha512sum "$tgz" | cut -d' ' -f1 | xxd -r -p | base64 -w0)"
+	if [ "$got" != "$integrity" ]; then
+		echo "vendor.sh: $name@$version: checksum mismatch: got $got, want $integrity" >&2
+		exit 1
+	fi
+	tar xzf "$tgz" -C "$dir"
+	eval "list=\$files_$name"
+	echo "$list" | while read -r src dst; do
+		cp "$dir/package/$src" "$out/$dst"
+	done
+	echo "vendor.sh: $name@$version ok" >&2
+done
+
+{
+	echo "# Vendored by vendor.sh; do not edit. name version integrity"
+	echo "$pins" | sed '/^$/d'
+} >"$out/VERSIONS"
+
+if [ $check = 1 ]; then
+	if diff -r "$out" vendor >&2; then
+		echo "vendor.sh: vendor/ matches the pins" >&2
+	else
+		echo "vendor.sh: vendor/ differs from a fresh vendoring: run internal/server/web/vendor.sh" >&2
+		exit 1
+	fi
+	exit 0
+fi
+rm -rf vendor
+cp -r "$out" vendor
+echo "vendor.sh: wrote $(pwd)/vendor" >&2
