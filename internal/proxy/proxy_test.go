@@ -241,3 +241,60 @@ func idle(t testing.TB, p *Proxy) {
 	t.Helper()
 	eventually(t, "no open connection", func() bool { return p.Stats().Active == 0 })
 }
+
+func TestProxy_ManyConnections(t *testing.T) {
+	be := startBackend(t, "127.0.0.1:0", echo)
+	p := startProxy(t, Options{})
+	p.SetBackends([]string{be.Addr()})
+
+	const clients, rounds = 100, 10
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			errs <- func() error {
+				c, err := net.Dial("tcp", p.Addr().String())
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				for r := range rounds {
+					msg := fmt.Sprintf("client %d round %d\n", i, r)
+					if _, err := io.WriteString(c, msg); err != nil {
+						return err
+					}
+					got := make([]byte, len(msg))
+					if _, err := io.ReadFull(c, got); err != nil {
+						return err
+					}
+					if string(got) != msg {
+						return fmt.Errorf("got %q; want %q", got, msg)
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	eventually(t, "every session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
+	if st := p.Stats(); st.Accepted != clients {
+		t.Fatalf("stats %+v; want %d accepted", st, clients)
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := limiter{every: time.Hour}
+	var got []int
+	for range 4 {
+		l.do(func(dropped int) { got = append(got, dropped) })
+	}
+	l.last = time.Now().Add(-2 * time.Hour) // an hour went by
+	l.do(func(dropped int) { got = append(got, dropped) })
+	if want := []int{0, 3}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got calls with dropped %v; want %v", got, want)
+	}
+}

@@ -8,7 +8,7 @@
 #   internal/server/web/vendor.sh          # fetch, verify, copy
 #   internal/server/web/vendor.sh -check   # verify that vendor/ matches the pins
 #
-# Needs node's npm (to fetch tarballs), tar, sha512sum, base64.
+# Needs node and npm (to fetch tarballs and hash them) and tar.
 set -eu
 cd "$(dirname "$0")"
 
@@ -39,7 +39,7 @@ echo "$pins" | while read -r name version integrity; do
 	mkdir -p "$dir"
 	(cd "$dir" && npm pack --silent "$name@$version" >/dev/null)
 	tgz=$(ls "$dir"/*.tgz)
-	got="sha512-$(sha512sum "$tgz" | cut -d' ' -f1 | xxd -r -p | base64 -w0)"
+	got=$(node -e 'const c=require("crypto"),f=require("fs");process.stdout.write("sha512-"+c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$tgz")
 	if [ "$got" != "$integrity" ]; then
 		echo "vendor.sh: $name@$version: checksum mismatch: got $got, want $integrity" >&2
 		exit 1
