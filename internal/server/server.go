@@ -247,12 +247,32 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+// restart restarts services, recorded as a job: who did it, when, and how it went.
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	var req engine.StopRequest
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if err := s.eng.Restart(r.Context(), req); err != nil {
+	target := strings.Join(req.Services, ",")
+	if target == "" {
+		target = "*"
+	}
+	st := s.eng.Store()
+	job, jerr := st.CreateJob(r.Context(), store.Job{Service: target, Command: append([]string{"restart"}, req.Services...), Kind: store.KindRestart, LaunchedBy: UserOf(r.Context())})
+	if jerr == nil {
+		_ = st.StartJob(r.Context(), job.ID, time.Now())
+	}
+	err := s.eng.Restart(r.Context(), req)
+	if jerr == nil {
+		status, msg := store.StatusSucceeded, ""
+		if err != nil {
+			status, msg = store.StatusFailed, err.Error()
+		}
+		if ferr := st.FinishJob(context.WithoutCancel(r.Context()), job.ID, status, nil, msg, time.Now()); ferr != nil {
+			s.log.Warn("record restart job", "err", ferr)
+		}
+	}
+	if err != nil {
 		writeError(w, err)
 		return
 	}

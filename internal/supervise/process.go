@@ -39,6 +39,11 @@ type Spec struct {
 	StopGrace time.Duration
 	// Stdin gives the process a pipe (Process.Stdin) instead of /dev/null.
 	Stdin bool
+	// TTY starts the process on a new pseudo-terminal (its own session, the
+	// terminal as controlling terminal): Stdout reads the terminal's output
+	// (stdout and stderr merged, with \r\n and echo), Stdin writes to it,
+	// Stderr is nil, and Resize sets its size. Stdin is implied.
+	TTY bool
 }
 
 // Process is one started OS process, leader of its own process group.
@@ -51,8 +56,10 @@ type Process struct {
 	// Stdout and Stderr are the read ends of the process's output pipes.
 	Stdout, Stderr *os.File
 	// Stdin is the write end of the process's stdin pipe, nil unless Spec.Stdin.
-	// Closing it gives the process EOF.
+	// Closing it gives the process EOF. With Spec.TTY it writes to the terminal.
 	Stdin *os.File
+	// pty is the terminal's master side, nil unless Spec.TTY.
+	pty *os.File
 
 	name       string
 	pid        int
@@ -108,6 +115,9 @@ func start(spec Spec) (*Process, error) {
 	}
 	defer func() { closeAll(child) }()
 
+	if spec.TTY {
+		return startTTY(spec, path, env)
+	}
 	var stdinR, stdinW *os.File
 	if spec.Stdin {
 		stdinR, stdinW, err = os.Pipe()
@@ -168,6 +178,19 @@ func start(spec Spec) (*Process, error) {
 		stopGrace:  spec.StopGrace,
 		done:       make(chan struct{}),
 	}
+	p.begin()
+	return p, nil
+}
+
+// closeTTYLocked closes the Process's own terminal descriptor. mu must be held.
+func (p *Process) closeTTYLocked() {
+	if p.pty != nil {
+		p.pty.Close()
+	}
+}
+
+// begin applies defaults and starts the waiter.
+func (p *Process) begin() {
 	if p.stopSignal == 0 {
 		p.stopSignal = DefaultStopSignal
 	}
@@ -175,7 +198,6 @@ func start(spec Spec) (*Process, error) {
 		p.stopGrace = DefaultStopGrace
 	}
 	go p.wait()
-	return p, nil
 }
 
 // wait is the process's only goroutine. It waits for the leader to exit
@@ -194,6 +216,7 @@ func (p *Process) wait() {
 		p.mu.Lock()
 		p.reaped = true
 		p.err = fmt.Errorf("wait for %q (pid %d): %w", p.name, p.pid, err)
+		p.closeTTYLocked()
 		p.mu.Unlock()
 		return
 	}
@@ -210,6 +233,7 @@ func (p *Process) wait() {
 	} else {
 		p.err = exitError(ws)
 	}
+	p.closeTTYLocked()
 	p.mu.Unlock()
 
 	// Members that are berth's children (berth is a subreaper) have been

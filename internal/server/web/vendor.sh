@@ -1,9 +1,11 @@
 #!/bin/sh
 # Vendors the dashboard's front-end libraries from the npm registry into
 # internal/server/web/vendor/ as ES modules, at pinned versions, after checking
-# each package's checksum (the registry's sha512 "integrity"). The vendored
-# files are committed: `go build` alone gives a complete binary, and this
-# script is only run to change a version.
+# each package's checksum (the registry's sha512 "integrity"). The one change
+# made to a file: hooks.mjs imports "./preact.mjs" instead of "preact". The
+# vendored files are committed: `go build` alone gives a complete binary, and
+# this script is only run to change a version (or, with -check, by the tests'
+# reviewers to confirm that vendor/ is what the pins give).
 #
 #   internal/server/web/vendor.sh          # fetch, verify, copy
 #   internal/server/web/vendor.sh -check   # verify that vendor/ matches the pins
@@ -49,6 +51,15 @@ echo "$pins" | while read -r name version integrity; do
 	echo "$list" | while read -r src dst; do
 		cp "$dir/package/$src" "$out/$dst"
 	done
+	# The browser resolves no bare specifiers without an import map (which
+	# the page's CSP would have to allow inline): point hooks at preact.mjs.
+	if [ "$name" = preact ]; then
+		sed -i 's#from"preact"#from"./preact.mjs"#g' "$out/hooks.mjs"
+		if grep -q 'from"preact' "$out/hooks.mjs"; then
+			echo "vendor.sh: hooks.mjs still imports a bare \"preact\"" >&2
+			exit 1
+		fi
+	fi
 	echo "vendor.sh: $name@$version ok" >&2
 done
 
