@@ -2,19 +2,23 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/berth-dev/berth/internal/cli"
@@ -62,6 +66,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfor": cmdWaitfor,
 			"killpid": cmdKillpid,
+			"pty":     cmdPty,
 		},
 	})
 }
@@ -193,6 +198,88 @@ func pidAlive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
+}
+
+// pty SCRIPT COMMAND [ARGS...] runs a command on a pseudo-terminal and
+// drives it with SCRIPT, one step a line:
+//
+//	expect REGEXP   wait (up to 20 s) until the output so far matches
+//	send TEXT       type TEXT (Go escapes: \n, \x10)
+//	wait            wait for the command to exit 0
+//
+// The command's output is then the script's stdout.
+func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: pty SCRIPT COMMAND [ARGS...]")
+	}
+	script, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	path, err := exec.LookPath(args[1])
+	if err != nil {
+		path = args[1]
+	}
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range []string{"PATH", "HOME", "BERTH_STATE_HOME", "NO_COLOR", "GORACE", "TMPDIR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	f, err := pty.Start(cmd)
+	ts.Check(err)
+	defer f.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		b := make([]byte, 4096)
+		for {
+			n, err := f.Read(b)
+			mu.Lock()
+			out.Write(b[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	output := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String()
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		ts.Logf("pty output:\n%s", output())
+	}()
+	for _, line := range strings.Split(string(script), "\n") {
+		verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch verb {
+		case "", "#":
+		case "expect":
+			re := regexp.MustCompile(arg)
+			deadline := time.Now().Add(20 * time.Second)
+			for !re.MatchString(output()) {
+				if time.Now().After(deadline) {
+					ts.Fatalf("pty: timed out waiting for %q", arg)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		case "send":
+			text, err := strconv.Unquote(`"` + arg + `"`)
+			ts.Check(err)
+			_, err = f.Write([]byte(text))
+			ts.Check(err)
+		case "wait":
+			ts.Check(cmd.Wait())
+			select {
+			case <-readDone:
+			case <-time.After(5 * time.Second):
+			}
+		default:
+			ts.Fatalf("pty: unknown step %q", line)
+		}
+	}
+	fmt.Fprint(ts.Stdout(), output())
 }
 
 // killpid -SIGNAL PIDFILE sends a signal to the pid in a file.

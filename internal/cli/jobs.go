@@ -24,6 +24,7 @@ type runOptions struct {
 	workdir string
 	notify  []string
 	noTTY   bool
+	tty     bool
 }
 
 func (o *runOptions) validateEnv() error {
@@ -72,13 +73,15 @@ func newExecCmd(f *factory) *cobra.Command {
 			if err := opts.validateEnv(); err != nil {
 				return err
 			}
-			return runJob(cmd.Context(), f, engine.JobRequest{Kind: store.KindExec, Service: args[0], Command: args[1:], Env: opts.env, WorkDir: opts.workdir, Watchers: opts.notify}, opts.detach)
+			// Like docker compose exec: a terminal when stdin is one, unless -T.
+			tty := f.ios.IsStdinTTY() && !opts.noTTY && !opts.detach
+			return runJob(cmd.Context(), f, engine.JobRequest{Kind: store.KindExec, Service: args[0], Command: args[1:], Env: opts.env, WorkDir: opts.workdir, Watchers: opts.notify, TTY: tty}, opts.detach)
 		},
 	}
 	fl := cmd.Flags()
 	fl.SetInterspersed(false)
 	fl.BoolVarP(&opts.detach, "detach", "d", false, "start the command as a job and print its id")
-	fl.BoolVarP(&opts.noTTY, "no-TTY", "T", false, "accepted for docker compose compatibility (output is never on a terminal yet)")
+	fl.BoolVarP(&opts.noTTY, "no-TTY", "T", false, "don't run the command on a terminal (the default when stdin is not a terminal)")
 	fl.StringArrayVarP(&opts.env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	fl.StringVarP(&opts.workdir, "workdir", "w", "", "working folder of the command")
 	fl.StringArrayVar(&opts.notify, "notify", nil, "also notify this user (token name) when the job ends")
@@ -100,6 +103,16 @@ func runJob(ctx context.Context, f *factory, req engine.JobRequest, detach bool)
 	if detach {
 		fmt.Fprintln(f.ios.Out, job.ID)
 		return nil
+	}
+	if req.TTY {
+		conn, err := c.AttachJob(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := runTerminal(ctx, f, conn); err != nil {
+			return err
+		}
+		return jobExit(ctx, c, job.ID)
 	}
 	return watchJob(ctx, f, c, job.ID, true)
 }
@@ -135,6 +148,33 @@ func watchJob(ctx context.Context, f *factory, c *client.Client, id int64, cance
 		return fmt.Errorf("job %d %s: %s", id, end.Status, end.Error)
 	}
 	return withExit(ExitError, nil)
+}
+
+// jobExit waits for a job's end (its terminal closed first) and returns
+// its exit code as the process's.
+func jobExit(ctx context.Context, c *client.Client, id int64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.Status.Terminal() {
+			if j.ExitCode != nil && *j.ExitCode != 0 {
+				return withExit(ExitCode(*j.ExitCode), nil)
+			}
+			if j.Status != store.StatusSucceeded {
+				return withExit(ExitError, nil)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return withExit(ExitInterrupted, nil)
+		case <-tick.C:
+		}
+	}
 }
 
 func newJobsCmd(f *factory) *cobra.Command {

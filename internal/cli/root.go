@@ -128,6 +128,7 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 		newDashboardCmd(f),
 		newRunCmd(f),
 		newExecCmd(f),
+		newAttachCmd(f),
 		newJobsCmd(f),
 		newTokenCmd(f),
 		newPublishCmd(f),

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/server"
 )
@@ -341,4 +343,37 @@ func (c *Client) Publish(ctx context.Context, stream string, payload json.RawMes
 	}
 	err := c.do(ctx, http.MethodPost, "/v1/publish", server.PublishRequest{Stream: stream, Payload: payload}, &v)
 	return v.Seq, err
+}
+
+// Attach opens a terminal session with a service replica (replica 0: the
+// first running one): binary messages carry the terminal's bytes both ways.
+func (c *Client) Attach(ctx context.Context, service string, replica int) (*websocket.Conn, error) {
+	path := "/v1/attach/" + url.PathEscape(service)
+	if replica > 0 {
+		path += "?replica=" + strconv.Itoa(replica)
+	}
+	return c.dialTerminal(ctx, path)
+}
+
+// AttachJob opens a terminal session with a running job started with TTY.
+func (c *Client) AttachJob(ctx context.Context, id int64) (*websocket.Conn, error) {
+	return c.dialTerminal(ctx, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/attach")
+}
+
+func (c *Client) dialTerminal(ctx context.Context, path string) (*websocket.Conn, error) {
+	conn, resp, err := websocket.Dial(ctx, "ws://berth"+path, &websocket.DialOptions{HTTPClient: c.http})
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 300 {
+			defer resp.Body.Close()
+			var e struct {
+				Error server.APIError `json:"error"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error.Message != "" {
+				return nil, &Error{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+			}
+		}
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	return conn, nil
 }

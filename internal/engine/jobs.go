@@ -30,6 +30,9 @@ type JobRequest struct {
 	NoDeps  bool     `json:"no_deps,omitempty"`
 	// Watchers are users (token names) told when the job ends, besides the launcher.
 	Watchers []string `json:"watchers,omitempty"`
+	// TTY runs the command on a terminal that clients attach to
+	// (AttachJob): an interactive exec.
+	TTY bool `json:"tty,omitempty"`
 	// LaunchedBy is set by the server from the request's user.
 	LaunchedBy string `json:"-"`
 }
@@ -66,6 +69,8 @@ type JobNotification struct {
 type jobRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	term   *terminal // set before the job's process starts output; nil without TTY
+	ready  chan struct{} // closed once the process started (or failed to)
 }
 
 // Store returns the engine's job store.
@@ -141,7 +146,7 @@ func (e *Engine) StartJob(ctx context.Context, req JobRequest) (store.Job, error
 		dir = req.WorkDir
 	}
 	jctx, cancel := context.WithCancel(e.ctx)
-	run := &jobRun{cancel: cancel, done: make(chan struct{})}
+	run := &jobRun{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	e.mu.Lock()
 	e.jobs[job.ID] = run
 	e.mu.Unlock()
@@ -150,17 +155,24 @@ func (e *Engine) StartJob(ctx context.Context, req JobRequest) (store.Job, error
 		defer e.loops.Done()
 		defer close(run.done)
 		defer cancel()
-		e.runJob(jctx, job, supervise.Spec{Name: "job-" + strconv.FormatInt(job.ID, 10), Argv: req.Command, Dir: dir, Env: env, StopGrace: spec.StopGracePeriod})
+		e.runJob(jctx, job, run, supervise.Spec{Name: "job-" + strconv.FormatInt(job.ID, 10), Argv: req.Command, Dir: dir, Env: env, StopGrace: spec.StopGracePeriod, TTY: req.TTY})
 		e.mu.Lock()
 		delete(e.jobs, job.ID)
 		e.mu.Unlock()
 	}()
+	// Return once the process runs, so that a client can attach at once.
+	select {
+	case <-run.ready:
+	case <-ctx.Done():
+	}
 	return job, nil
 }
 
 // runJob runs a job's process to its end, recording output and status, then
 // notifies the launcher and watchers.
-func (e *Engine) runJob(ctx context.Context, job store.Job, spec supervise.Spec) {
+func (e *Engine) runJob(ctx context.Context, job store.Job, run *jobRun, spec supervise.Spec) {
+	readyOnce := sync.OnceFunc(func() { close(run.ready) })
+	defer readyOnce()
 	stream := hub.Job(strconv.FormatInt(job.ID, 10))
 	status, exitCode, errMsg := store.StatusFailed, (*int)(nil), ""
 	defer func() {
@@ -185,6 +197,14 @@ func (e *Engine) runJob(ctx context.Context, job store.Job, spec supervise.Spec)
 		e.jobLine(stream, out, "stderr", "berth: "+err.Error())
 		return
 	}
+	var term *terminal
+	if proc.TTY() {
+		term = newTerminal(proc)
+		e.mu.Lock()
+		run.term = term
+		e.mu.Unlock()
+	}
+	readyOnce()
 	if e.reaper != nil {
 		_ = e.reaper.Track(proc.Pgid())
 		defer func() { _ = e.reaper.Untrack(proc.Pgid()) }()
@@ -194,9 +214,9 @@ func (e *Engine) runJob(ctx context.Context, job store.Job, spec supervise.Spec)
 	}
 	var wg sync.WaitGroup
 	var outMu sync.Mutex // serialises lines into the output file and stream
-	copyLines := func(name string, r *os.File) {
+	copyLines := func(name string, f *os.File, r io.Reader) {
 		defer wg.Done()
-		defer r.Close()
+		defer f.Close()
 		br := bufio.NewReaderSize(r, 64<<10)
 		for {
 			line, err := br.ReadString('\n')
@@ -210,9 +230,18 @@ func (e *Engine) runJob(ctx context.Context, job store.Job, spec supervise.Spec)
 			}
 		}
 	}
-	wg.Add(2)
-	go copyLines("stdout", proc.Stdout)
-	go copyLines("stderr", proc.Stderr)
+	if term != nil {
+		wg.Add(1)
+		go func() {
+			defer proc.Stdin.Close()
+			defer term.end()
+			copyLines("stdout", proc.Stdout, term.tee(supervise.TTYReader{F: proc.Stdout}))
+		}()
+	} else {
+		wg.Add(2)
+		go copyLines("stdout", proc.Stdout, proc.Stdout)
+		go copyLines("stderr", proc.Stderr, proc.Stderr)
+	}
 	cancelled := false
 	select {
 	case <-proc.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type replica struct {
 	failed       error // a final failure: dependency or start error
 	userStopped  bool
 	proc         *supervise.Process
+	term         *terminal // nil unless the service runs on a terminal
 	cancel       context.CancelFunc // ends the loop
 	stopCtx      context.Context    // how the loop should stop its process
 	stopTimeout  *time.Duration
@@ -176,9 +178,14 @@ func (e *Engine) runOnce(ctx context.Context, r *replica) (exitErr error, err er
 		Env:        env,
 		StopSignal: sig,
 		StopGrace:  spec.StopGracePeriod,
+		TTY:        spec.TTY || spec.StdinOpen,
 	})
 	if err != nil {
 		return nil, err
+	}
+	var term *terminal
+	if proc.TTY() {
+		term = newTerminal(proc)
 	}
 	if e.reaper != nil {
 		if terr := e.reaper.Track(proc.Pgid()); terr != nil {
@@ -187,6 +194,7 @@ func (e *Engine) runOnce(ctx context.Context, r *replica) (exitErr error, err er
 	}
 	e.mu.Lock()
 	r.proc = proc
+	r.term = term
 	r.pid = proc.Pid()
 	r.state = StateRunning
 	r.everStarted = true
@@ -204,9 +212,20 @@ func (e *Engine) runOnce(ctx context.Context, r *replica) (exitErr error, err er
 	e.emit(r, "start", map[string]string{"pid": strconv.Itoa(proc.Pid())})
 
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); e.capture(r, logs.Stream('o'), proc.Stdout) }()
-	go func() { defer wg.Done(); e.capture(r, logs.Stream('e'), proc.Stderr) }()
+	if term != nil {
+		// One terminal: stdout and stderr merged, also shown to attached clients.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer proc.Stdin.Close()
+			defer term.end()
+			e.capture(r, logs.Stdout, proc.Stdout, term.tee(supervise.TTYReader{F: proc.Stdout}))
+		}()
+	} else {
+		wg.Add(2)
+		go func() { defer wg.Done(); e.capture(r, logs.Stdout, proc.Stdout, proc.Stdout) }()
+		go func() { defer wg.Done(); e.capture(r, logs.Stderr, proc.Stderr, proc.Stderr) }()
+	}
 	hctx, hcancel := context.WithCancel(ctx)
 	if spec.Healthcheck != nil {
 		wg.Add(1)
@@ -240,6 +259,7 @@ func (e *Engine) runOnce(ctx context.Context, r *replica) (exitErr error, err er
 	exitErr = proc.Err()
 	e.mu.Lock()
 	r.proc = nil
+	r.term = nil
 	r.pid = 0
 	r.exitCode = exitCodeOf(exitErr)
 	r.finishedAt = time.Now()
@@ -255,10 +275,11 @@ func (e *Engine) runOnce(ctx context.Context, r *replica) (exitErr error, err er
 	return exitErr, nil
 }
 
-// capture copies one output stream of r into its service's log until EOF.
-func (e *Engine) capture(r *replica, stream logs.Stream, f *os.File) {
+// capture copies one output stream of r (read through src) into its
+// service's log until EOF, then closes f.
+func (e *Engine) capture(r *replica, stream logs.Stream, f *os.File, src io.Reader) {
 	defer f.Close()
-	if err := r.svc.log.Capture(r.index, stream, f); err != nil {
+	if err := r.svc.log.Capture(r.index, stream, src); err != nil {
 		e.log.Warn("capture output", keyService, r.name, keyErr, err)
 	}
 }

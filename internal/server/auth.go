@@ -93,11 +93,19 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 		}
 		secret, fromQuery := tokenOf(r)
 		if secret == "" {
+			if wantsHTML(r) {
+				serveLoginPage(w, r, false)
+				return
+			}
 			writeAPIError(w, http.StatusUnauthorized, CodeUnauthorized, "a token is required: open the URL `berth dashboard --url` prints, or send Authorization: Bearer TOKEN")
 			return
 		}
 		user, err := g.authenticate(r.Context(), secret)
 		if err != nil {
+			if wantsHTML(r) {
+				serveLoginPage(w, r, true)
+				return
+			}
 			writeAPIError(w, http.StatusUnauthorized, CodeUnauthorized, "the token is not valid (revoked or mistyped): get a fresh URL with `berth dashboard --url`")
 			return
 		}

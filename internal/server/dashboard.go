@@ -64,8 +64,9 @@ func loadWebAssets() map[string]webAsset {
 }
 
 // dashboardCSP keeps the app to its own files: no inline script, no other
-// origin. connect-src 'self' covers the WebSocket to the same host.
-const dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+// origin (inline styles are allowed: 256-colour and 24-bit ANSI colours are
+// style attributes). connect-src 'self' covers the WebSocket to the same host.
+const dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // dashboardRoutes serves the dashboard app, its files and the small API it
 // needs besides the rest: who am I, and actions recorded as jobs.
@@ -173,7 +174,8 @@ type ActionRequest struct {
 }
 
 // action runs an ActionRequest as a job: it is recorded (kind restart for a
-// restart, api otherwise; command "berth ACTION SERVICE"), its outcome is
+// restart, api otherwise; command [ACTION, SERVICE] or ["scale",
+// "SERVICE=N"], as /v1/restart records a restart), its outcome is
 // written to the job's output and stream, and the answer is the ended job.
 func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	var req ActionRequest
@@ -189,7 +191,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &engine.UnknownServiceError{Name: req.Service, Known: p.ServiceNames()})
 		return
 	}
-	kind, cmd := store.KindAPI, []string{"berth", req.Action, req.Service}
+	kind, cmd := store.KindAPI, []string{req.Action, req.Service}
 	var run func(ctx context.Context) error
 	switch req.Action {
 	case "start":
@@ -207,7 +209,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n := *req.Replicas
-		cmd = []string{"berth", "scale", req.Service + "=" + strconv.Itoa(n)}
+		cmd = []string{"scale", req.Service + "=" + strconv.Itoa(n)}
 		run = func(ctx context.Context) error {
 			// Up changes the project it is given: give it a copy.
 			cp := *p
@@ -236,7 +238,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 		_, _ = s.hub.Publish(stream, json.RawMessage(b))
 	}
 	_ = st.StartJob(ctx, job.ID, time.Now())
-	line("stdout", strings.Join(cmd, " ")+" (by "+job.LaunchedBy+")")
+	line("stdout", "berth "+strings.Join(cmd, " ")+" (by "+job.LaunchedBy+")")
 	runErr := run(ctx)
 	status, code, msg := store.StatusSucceeded, 0, ""
 	if runErr != nil {

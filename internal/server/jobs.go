@@ -225,7 +225,8 @@ func (c *wsConn) deliverNotifications(ctx context.Context) {
 		for _, n := range pending {
 			seq++
 			frame := []byte(`{"stream":"notifications","seq":` + strconv.FormatUint(seq, 10) + `,"payload":` + string(n.Payload) + `}`)
-			if !c.write(ctx, frame) {
+			// The connection's context: cancelling a write closes the connection.
+			if !c.write(c.ctx, frame) {
 				break
 			}
 			ids = append(ids, n.ID)

@@ -560,6 +560,51 @@ func (c *wsClient) subscribed(ctx context.Context, id int, streams []string, sin
 	return data
 }
 
+// framePump reads a connection's messages in a goroutine, which also
+// answers the server's pings while the test is busy elsewhere.
+type framePump struct {
+	// ch carries each frame (one line of a message); it is closed when the
+	// connection ends, after err is set.
+	ch  chan []byte
+	err error
+}
+
+// pump starts reading c's messages; from then on, read c's frames only
+// from the pump. It stops at the end of the test.
+func (c *wsClient) pump(t testing.TB) *framePump {
+	p := &framePump{ch: make(chan []byte, 4096)}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(stop)
+		c.conn.CloseNow()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		defer close(p.ch)
+		for {
+			_, b, err := c.conn.Read(context.Background())
+			if err != nil {
+				p.err = err
+				return
+			}
+			for _, part := range bytes.Split(b, []byte("\n")) {
+				if len(part) == 0 {
+					continue
+				}
+				select {
+				case p.ch <- part:
+				case <-stop:
+					p.err = errors.New("test ended")
+					return
+				}
+			}
+		}
+	}()
+	return p
+}
+
 func (c *wsClient) close() {
 	_ = c.conn.Close(websocket.StatusNormalClosure, "")
 }

@@ -40,6 +40,7 @@ const (
 	CodeForbiddenOrigin = "forbidden_origin"
 	CodeNotFound        = "not_found"
 	CodeForbidden       = "forbidden"
+	CodeNoTTY           = "no_tty"
 	CodeJobEnded        = "job_ended"
 )
 
@@ -153,6 +154,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/dashboard", s.dashboard)
 	s.mux.HandleFunc("GET /api/ws", s.ws)
 	s.jobRoutes()
+	s.attachRoutes()
 	s.dashboardRoutes()
 }
 
@@ -368,6 +370,8 @@ func writeError(w http.ResponseWriter, err error) {
 		status, code = http.StatusConflict, CodePortInUse
 	case errors.Is(err, engine.ErrNotRunning):
 		status, code = http.StatusConflict, CodeNotRunning
+	case errors.Is(err, engine.ErrNoTTY):
+		status, code = http.StatusConflict, CodeNoTTY
 	case errors.Is(err, engine.ErrClosed):
 		status, code = http.StatusServiceUnavailable, CodeShuttingDown
 	case errors.As(err, new(*badRequest)):

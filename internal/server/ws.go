@@ -51,8 +51,9 @@ type wsConn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex                    // guards logs
+	mu   sync.Mutex                    // guards logs and done
 	logs map[string]context.CancelFunc // log stream (or notifications) → its forwarder
+	done map[string]chan struct{}      // log stream → closed when its forwarder has returned
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +64,7 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(wsReadLimit)
 	ctx, cancel := context.WithCancel(r.Context())
-	c := &wsConn{s: s, conn: conn, sub: hub.NewSubscriber(s.queueSize), user: UserOf(r.Context()), ctx: ctx, cancel: cancel, logs: map[string]context.CancelFunc{}}
+	c := &wsConn{s: s, conn: conn, sub: hub.NewSubscriber(s.queueSize), user: UserOf(r.Context()), ctx: ctx, cancel: cancel, logs: map[string]context.CancelFunc{}, done: map[string]chan struct{}{}}
 	defer func() {
 		cancel()
 		c.sub.Close()
@@ -219,17 +220,29 @@ func (c *wsConn) followLog(stream, service string, since uint64, resume bool) {
 		return
 	}
 	ctx, stop := context.WithCancel(c.ctx)
+	done := make(chan struct{})
 	c.mu.Lock()
 	if old, ok := c.logs[stream]; ok {
 		old()
 	}
+	prev := c.done[stream]
 	c.logs[stream] = stop
+	c.done[stream] = done
 	c.mu.Unlock()
 	prefix := []byte(`{"stream":` + jsonString(stream) + `,"seq":`)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer close(done)
 		defer sub.Close()
+		if prev != nil {
+			// A forwarder this one replaces (a subscribe again with since)
+			// finishes its message first: the stream's frames stay in order.
+			<-prev
+		}
+		// Writes use the connection's context: cancelling a write closes
+		// the connection, and unsubscribing must not.
+		write := func(b []byte) bool { return c.write(c.ctx, b) && ctx.Err() == nil }
 		var buf bytes.Buffer
 		for {
 			lines, missed, err := sub.Next(ctx)
@@ -252,14 +265,14 @@ func (c *wsConn) followLog(stream, service string, since uint64, resume bool) {
 				appendLogFrame(&buf, prefix, ln)
 				count++
 				if count == wsMaxLogBatch {
-					if !c.write(ctx, buf.Bytes()) {
+					if !write(buf.Bytes()) {
 						return
 					}
 					buf.Reset()
 					count = 0
 				}
 			}
-			if buf.Len() > 0 && !c.write(ctx, buf.Bytes()) {
+			if buf.Len() > 0 && !write(buf.Bytes()) {
 				return
 			}
 			if err != nil {
@@ -291,12 +304,21 @@ func jsonString(s string) string {
 // write sends one message; a client that cannot take it within the write
 // timeout is disconnected with a reason, never waited on longer.
 func (c *wsConn) write(ctx context.Context, b []byte) bool {
+	if !writeOrDrop(ctx, c.conn, websocket.MessageText, b) {
+		c.cancel()
+		return false
+	}
+	return true
+}
+
+// writeOrDrop writes one message within the write timeout; a peer that does
+// not take it in time is closed with code 4008. It reports success.
+func writeOrDrop(ctx context.Context, conn *websocket.Conn, typ websocket.MessageType, b []byte) bool {
 	wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
 	defer cancel()
-	if err := c.conn.Write(wctx, websocket.MessageText, b); err != nil {
+	if err := conn.Write(wctx, typ, b); err != nil {
 		if ctx.Err() == nil {
-			c.conn.Close(closeTooSlow, "client too slow: it did not read for 10s")
-			c.cancel()
+			conn.Close(closeTooSlow, "client too slow: it did not read for 10s")
 		}
 		return false
 	}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -280,18 +279,17 @@ func TestWS_StalledClient(t *testing.T) {
 	const stream = "service/flood/logs"
 
 	// The stalled client subscribes and never reads; a small receive
-	// buffer makes the server's writes block at once.
+	// buffer makes the server's writes block at once. since 0: from the
+	// log's first line, however late the server reads the request.
 	stalled, err := e.tryDialTCP(e.owner, http.Header{}, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// since 0: from the log's first line, however late the server reads
-	// the request.
 	stalled.subscribe(1, []string{stream}, map[string]uint64{stream: 0})
 
 	fast := e.dialTCP(e.owner)
 	fast.subscribed(ctx, 1, []string{stream}, nil)
-	// Start the flood.
+	frames := fast.pump(t)
 	if err := os.WriteFile(filepath.Join(e.dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -302,33 +300,35 @@ func TestWS_StalledClient(t *testing.T) {
 	id := 1
 	resumes := 0
 	for next <= floodLines {
-		f := fast.mustNext(ctx)
-		if ctl, ok := f.control(t); ok {
-			switch {
-			case ctl.Op == hub.OpMissed && ctl.Stream == stream:
-				id++
-				resumes++
-				fast.subscribe(id, []string{stream}, map[string]uint64{stream: next - 1})
-			case ctl.Op == hub.OpSubscribed:
-			default:
-				t.Fatalf("fast client: unexpected control frame %s", f.Payload)
+		var b []byte
+		select {
+		case b = <-frames.ch:
+		case <-ctx.Done():
+			t.Fatalf("fast client: has lines up to %d of %d", next-1, floodLines)
+		}
+		if b == nil {
+			t.Fatalf("fast client: the connection ended after line %d: %v", next-1, frames.err)
+		}
+		if seq, ok := logFrameSeq(b, stream); ok {
+			if seq != next {
+				continue // a duplicate or a line after a gap, before a resume took effect
 			}
+			if !bytes.HasSuffix(b, []byte(`"text":"`+floodText(seq)+`"}}`)) {
+				t.Fatalf("line %d: %s", seq, b)
+			}
+			next++
 			continue
 		}
-		if f.Stream != stream {
-			t.Fatalf("fast client: frame of %s", f.Stream)
+		ctl := decodeControl(t, b)
+		switch {
+		case ctl.Op == hub.OpMissed && ctl.Stream == stream:
+			id++
+			resumes++
+			fast.subscribe(id, []string{stream}, map[string]uint64{stream: next - 1})
+		case ctl.Op == hub.OpSubscribed:
+		default:
+			t.Fatalf("fast client: unexpected frame %s", b)
 		}
-		if f.Seq != next {
-			continue // before a resume took effect: a duplicate or after a gap
-		}
-		var p server.LogPayload
-		if err := json.Unmarshal(f.Payload, &p); err != nil {
-			t.Fatal(err)
-		}
-		if p.Text != floodText(f.Seq) {
-			t.Fatalf("line %d is %q, want %q", f.Seq, p.Text, floodText(f.Seq))
-		}
-		next++
 	}
 	t.Logf("fast client: all %d lines, %d resume(s) after missed notices", floodLines, resumes)
 
@@ -348,81 +348,125 @@ func TestWS_StalledClient(t *testing.T) {
 		t.Fatalf("log's last seq %d, want %d", got, floodLines)
 	}
 	r := mustOK(t, e.remote("GET", "/v1/logs?service=flood&tail=all", e.owner, nil))
-	sc := bufio.NewScanner(bytes.NewReader(r.body))
-	var lines uint64
-	var cursor uint64
-	for sc.Scan() {
-		var ln server.LogLine
-		if err := json.Unmarshal(sc.Bytes(), &ln); err != nil {
-			t.Fatal(err)
-		}
-		if ln.IsCursor() {
-			cursor = ln.Cursor
-			continue
-		}
-		lines++
-		if ln.Seq != lines || ln.Text != floodText(lines) {
-			t.Fatalf("logs endpoint: line %d is seq %d %q", lines, ln.Seq, ln.Text)
+	records := bytes.Split(bytes.TrimSuffix(r.body, []byte("\n")), []byte("\n"))
+	if len(records) != floodLines+1 {
+		t.Fatalf("logs endpoint: %d records, want %d lines and a cursor", len(records), floodLines)
+	}
+	for i, rec := range records[:floodLines] {
+		seq := i + 1
+		if !bytes.Contains(rec, []byte(fmt.Sprintf(`"seq":%d,"text":%q`, seq, floodText(uint64(seq))))) {
+			t.Fatalf("logs endpoint: record %d is %s", seq, rec)
 		}
 	}
-	if lines != floodLines || cursor != floodLines {
-		t.Fatalf("logs endpoint: %d lines, cursor %d; want %d and %d", lines, cursor, floodLines, floodLines)
+	var cur server.LogLine
+	if err := json.Unmarshal(records[floodLines], &cur); err != nil || !cur.IsCursor() || cur.Cursor != floodLines {
+		t.Fatalf("logs endpoint: last record %s, want the cursor %d", records[floodLines], floodLines)
 	}
 
-	// The server gave up on the stalled client.
-	sc2 := e.tcp.serverSide(stalled.local.String())
-	if sc2 == nil {
+	// The server gives up on the stalled client: its side of the
+	// connection is closed (after the write timeout, 10 s).
+	sc := e.tcp.serverSide(stalled.local.String())
+	if sc == nil {
 		t.Fatal("no server side for the stalled client's connection")
 	}
 	select {
-	case <-sc2.closed:
+	case <-sc.closed:
 	case <-ctx.Done():
 		t.Fatal("the server never dropped the stalled client")
 	}
-	// What the stalled client sees when it reads at last: the lines that
-	// were in flight, in order, then the end of the connection.
+	// What the stalled client sees when it reads at last: the frames that
+	// were in flight, each stream in order (missed notices accounted for),
+	// then the end of the connection.
 	var stalledNext uint64 = 1
+	var got int
 	var end error
 	var notices []string
-	for {
-		f, err := stalled.next(ctx)
+	for end == nil {
+		_, msg, err := stalled.conn.Read(ctx)
 		if err != nil {
 			end = err
 			break
 		}
-		if ctl, ok := f.control(t); ok {
+		for _, b := range bytes.Split(msg, []byte("\n")) {
+			if seq, ok := logFrameSeq(b, stream); ok {
+				if seq != stalledNext {
+					t.Fatalf("stalled client: seq %d, want %d", seq, stalledNext)
+				}
+				stalledNext++
+				got++
+				continue
+			}
+			ctl := decodeControl(t, b)
 			notices = append(notices, ctl.Op)
 			if ctl.Op == hub.OpMissed {
+				if ctl.Stream != stream || ctl.From != stalledNext || ctl.Count != ctl.To-ctl.From+1 {
+					t.Fatalf("stalled client: missed notice %s after line %d", b, stalledNext-1)
+				}
 				stalledNext = ctl.To + 1
 			}
-			continue
 		}
-		if f.Seq != stalledNext {
-			t.Fatalf("stalled client: seq %d, want %d", f.Seq, stalledNext)
-		}
-		stalledNext++
 	}
-	t.Logf("stalled client: %d lines, control frames %v, then %v (close status %d)", stalledNext-1, notices, end, websocket.CloseStatus(end))
-	if stalledNext-1 >= floodLines {
+	t.Logf("stalled client: %d lines up to seq %d, control frames %v, then %v", got, stalledNext-1, notices, end)
+	if got >= floodLines {
 		t.Fatalf("the stalled client got all %d lines: it was not stalled", floodLines)
 	}
-	if code := websocket.CloseStatus(end); code != 4008 {
-		t.Errorf("stalled client: connection ended with %v (close status %d), want close status 4008 and a reason", end, code)
+	// ws.go closes a client that does not read for 10 s with 4008, but the
+	// write that timed out was cut mid-message: coder/websocket closes the
+	// TCP connection when a write's context ends, so no close frame (and
+	// no reason) can follow. The client sees the stream cut short.
+	if code := websocket.CloseStatus(end); code != -1 {
+		t.Errorf("stalled client: connection ended with %v (close status %d); want it cut without a close frame", end, code)
 	}
 
 	// The engine and the other client are unaffected.
 	mustOK(t, e.remote("GET", "/v1/ps", e.owner, nil))
-	fast.subscribed(ctx, 100, []string{"topic/after"}, nil)
+	fast.subscribe(100, []string{"topic/after"}, nil)
 	mustOK(t, e.local("POST", "/v1/publish", server.PublishRequest{Stream: "topic/after", Payload: json.RawMessage(`"still here"`)}))
 	for {
-		f := fast.mustNext(ctx)
-		if f.Stream == "topic/after" {
-			if string(f.Payload) != `"still here"` || f.Seq != 1 {
-				t.Fatalf("topic/after: seq %d %s", f.Seq, f.Payload)
+		var b []byte
+		select {
+		case b = <-frames.ch:
+		case <-ctx.Done():
+			t.Fatal("fast client: no frame of topic/after")
+		}
+		if b == nil {
+			t.Fatalf("fast client: the connection ended: %v", frames.err)
+		}
+		if bytes.HasPrefix(b, []byte(`{"stream":"topic/after"`)) {
+			if string(b) != `{"stream":"topic/after","seq":1,"payload":"still here"}` {
+				t.Fatalf("topic/after: %s", b)
 			}
 			break
 		}
 	}
+}
+
+// logFrameSeq returns the seq of b if it is a frame of the log stream.
+func logFrameSeq(b []byte, stream string) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"stream":"`+stream+`","seq":`))
+	if !ok {
+		return 0, false
+	}
+	var seq uint64
+	i := 0
+	for ; i < len(rest) && '0' <= rest[i] && rest[i] <= '9'; i++ {
+		seq = seq*10 + uint64(rest[i]-'0')
+	}
+	return seq, i > 0 && i < len(rest) && rest[i] == ','
+}
+
+// decodeControl decodes b, which must be a control frame.
+func decodeControl(t testing.TB, b []byte) control {
+	t.Helper()
+	var f frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("not a frame: %v: %q", err, b)
+	}
+	ctl, ok := f.control(t)
+	if !ok {
+		t.Fatalf("not a control frame: %s", b)
+	}
+	return ctl
 }
 
 // loopCompose's service prints lines until a file called stop appears.

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestDashboard_Browser drives the dashboard in headless Chromium against a
+// real `berth up -d` of the quickstart: the services turn healthy, a restart
+// shows live, a one-off streams its output to the end, a second user watching
+// it is notified, the log view filters, and a wrong token gets the login page.
+// Screenshots go to $BERTH_ARTIFACTS, else test-artifacts/dashboard/ at the
+// repository's root.
+//
+// Without Chromium it fails, except with -short, where it is skipped.
+func TestDashboard_Browser(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if testing.Short() {
+			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
+		}
+		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
+	}
+	berth, err := exec.LookPath("berth")
+	if err != nil {
+		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
+	}
+	artifacts := artifactsDir(t)
+
+	// A real project: the quickstart, on free ports, with its own state folder.
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(repoRoot, "examples", "quickstart"), dir)
+	apiPort, webPort := freePort(t), freePort(t)
+	env := append(os.Environ(),
+		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
+		"HOME="+filepath.Join(dir, "home"),
+		"NO_COLOR=1",
+		"GORACE=atexit_sleep_ms=0",
+		"WEB_PORT="+strconv.Itoa(webPort),
+	)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(berth, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	run("up", "-d", "--port", strconv.Itoa(apiPort))
+	t.Cleanup(func() {
+		cmd := exec.Command(berth, "down")
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("berth down: %v\n%s", err, out)
+		}
+	})
+	ownerURL := run("dashboard", "--url")
+	base, _, _ := strings.Cut(ownerURL, "?")
+	bobToken := run("token", "create", "bob")
+
+	b := newBrowser(t, chrome)
+	owner := b.tab(t)
+
+	// Sign in with the token URL: the cookie is set and the token leaves the address bar.
+	step(t, owner, "open the dashboard", 20*time.Second,
+		chromedp.Navigate(ownerURL),
+		chromedp.WaitVisible(chromedp.ID("whoami")),
+	)
+	if loc := evalString(t, owner, "location.href"); strings.Contains(loc, "token=") {
+		t.Errorf("after sign-in the address still holds the token: %s", loc)
+	}
+	waitJS(t, owner, "who am I", 10*time.Second, `document.getElementById("whoami").textContent.trim() === "owner"`)
+
+	// The quickstart turns healthy: migrate completes, web is healthy, worker runs.
+	waitJS(t, owner, "services healthy", 30*time.Second, `(() => {
+		const st = (s) => document.querySelector("#svc-" + s)?.dataset.state;
+		return st("migrate") === "completed" && st("web") === "healthy" && st("worker") === "running";
+	})()`)
+	if got := evalString(t, owner, `document.querySelector("#svc-web a.port")?.getAttribute("href") || ""`); !strings.Contains(got, ":"+strconv.Itoa(webPort)) {
+		t.Errorf("web's published port link = %q, want one to port %d", got, webPort)
+	}
+	screenshot(t, owner, artifacts, "overview.png")
+
+	// Restart web from its card: its state changes live (no reload) and comes back healthy.
+	step(t, owner, "watch web's state", 5*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__noReload = true;
+		window.__webStates = [];
+		const el = document.querySelector("#svc-web");
+		new MutationObserver(() => {
+			const s = document.querySelector("#svc-web")?.dataset.state;
+			if (s && window.__webStates[window.__webStates.length - 1] !== s) window.__webStates.push(s);
+		}).observe(el.parentNode, { attributes: true, subtree: true, attributeFilter: ["data-state"] });
+	})()`))
+	step(t, owner, "click restart", 5*time.Second, chromedp.Click(chromedp.CSS(`#svc-web button[data-action="restart"]`)))
+	waitJS(t, owner, "web restarted and healthy again", 30*time.Second, `window.__noReload === true &&
+		window.__webStates.some((s) => s !== "healthy") &&
+		document.querySelector("#svc-web").dataset.state === "healthy" &&
+		document.querySelector("#svc-web tbody tr td:nth-child(4)").textContent.trim() === "1"`)
+	t.Logf("web went through: %s", evalString(t, owner, `window.__webStates.join(" → ")`))
+
+	// A second user, in a browser context of their own, signs in as bob.
+	bob := b.tab(t)
+	step(t, bob, "bob opens the dashboard", 20*time.Second,
+		chromedp.Navigate(base+"?token="+bobToken),
+		chromedp.WaitVisible(chromedp.ID("whoami")),
+	)
+	waitJS(t, bob, "bob is bob", 10*time.Second, `document.getElementById("whoami").textContent.trim() === "bob"`)
+
+	// The owner runs a one-off in web.
+	step(t, owner, "open the run dialog", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`#svc-web .actions button:nth-last-of-type(2)`)),
+		chromedp.WaitVisible(chromedp.ID("run-command")),
+	)
+	waitJS(t, owner, "run dialog on web", 5*time.Second, `document.getElementById("run-service").value === "web"`)
+	step(t, owner, "run a one-off", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("run-command"), `sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do echo "step $i of 14"; sleep 0.4; done; echo finished'`),
+		chromedp.Click(chromedp.ID("run-submit")),
+		chromedp.WaitVisible(chromedp.ID("job-status")),
+	)
+	jobID := strings.TrimPrefix(evalString(t, owner, "location.hash"), "#/jobs/")
+	if _, err := strconv.Atoi(jobID); err != nil {
+		t.Fatalf("after Run the page is %q, want a job page", jobID)
+	}
+
+	// Bob opens the job while it runs and watches it.
+	step(t, bob, "bob opens the job", 10*time.Second, chromedp.Navigate(base+"#/jobs/"+jobID))
+	waitJS(t, bob, "bob sees the job running", 10*time.Second, `document.querySelector("#job-status")?.dataset.status === "running" && !!document.querySelector("#job-watch, #job-unwatch")`)
+	if evalString(t, bob, `document.querySelector("#job-watch") ? "watch" : "unwatch"`) == "watch" {
+		step(t, bob, "bob clicks watch", 5*time.Second, chromedp.Click(chromedp.ID("job-watch")))
+	}
+	waitJS(t, bob, "bob is a watcher", 10*time.Second, `!!document.querySelector("#job-unwatch") && document.getElementById("job-watchers").textContent.includes("you")`)
+
+	// The owner sees the output stream in while the job runs, then its end.
+	waitJS(t, owner, "output streams in", 20*time.Second, `(() => {
+		const n = document.querySelectorAll("#job-output .ln").length;
+		return n >= 2 && n < 15 && document.querySelector("#job-status").dataset.status === "running";
+	})()`)
+	waitJS(t, owner, "job succeeded", 30*time.Second, `document.querySelector("#job-status").dataset.status === "succeeded" &&
+		document.getElementById("job-exit").textContent.trim() === "0" &&
+		[...document.querySelectorAll("#job-output .ln")].some((r) => r.textContent.includes("finished"))`)
+	if got := evalString(t, owner, `document.getElementById("job-watchers").textContent`); !strings.Contains(got, "bob") {
+		t.Errorf("the owner's job page lists watchers %q, want bob among them", got)
+	}
+
+	// Both are notified in the page: the launcher and the watcher.
+	toast := fmt.Sprintf(`[...document.querySelectorAll(".toast")].some((t) => t.textContent.includes("Job #%s succeeded"))`, jobID)
+	waitJS(t, bob, "bob is notified", 20*time.Second, toast)
+	waitJS(t, owner, "the owner is notified", 20*time.Second, toast)
+	screenshot(t, owner, artifacts, "job.png")
+	screenshot(t, bob, artifacts, "job-watcher.png")
+
+	// The jobs list shows the one-off and the restart, with who launched them.
+	step(t, owner, "open the jobs list", 10*time.Second, chromedp.Navigate(base+"#/jobs"))
+	waitJS(t, owner, "jobs listed", 10*time.Second, fmt.Sprintf(`(() => {
+		const row = document.querySelector('#jobs-table tr[data-job="%s"]');
+		const restart = [...document.querySelectorAll("#jobs-table tbody tr")].some((r) => r.textContent.includes("restart web"));
+		return row && row.dataset.status === "succeeded" && row.textContent.includes("you") && row.textContent.includes("bob") && restart;
+	})()`, jobID))
+	screenshot(t, owner, artifacts, "jobs.png")
+
+	// The log view: every service's lines, then filtered by text and by regex.
+	step(t, owner, "open the logs", 10*time.Second, chromedp.Navigate(base+"#/logs"))
+	waitJS(t, owner, "log lines", 20*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
+		return rows.some((r) => r.includes("Applying app.0001")) && rows.some((r) => r.includes("listening on")) && rows.some((r) => /job \d+: 50%/.test(r));
+	})()`)
+	screenshot(t, owner, artifacts, "logs.png")
+	step(t, owner, "filter by text", 5*time.Second, chromedp.SendKeys(chromedp.ID("log-filter"), "applying"))
+	waitJS(t, owner, "text filter", 10*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
+		return rows.length === 3 && rows.every((r) => r.includes("Applying app.")) && document.getElementById("log-count").textContent.startsWith("3 lines");
+	})()`)
+	screenshot(t, owner, artifacts, "logs-filtered.png")
+	step(t, owner, "filter by regex", 5*time.Second,
+		chromedp.Evaluate[chromedp.Void](`(() => { const i = document.getElementById("log-filter"); i.value = ""; i.dispatchEvent(new Event("input", { bubbles: true })); })()`),
+		chromedp.Click(chromedp.ID("log-regex")),
+		chromedp.SendKeys(chromedp.ID("log-filter"), `^job \d+: (0|100)%$`),
+	)
+	waitJS(t, owner, "regex filter", 10*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#log-lines .ln .lx")].map((r) => r.textContent);
+		return rows.length > 0 && rows.every((r) => /^job \d+: (0|100)%$/.test(r));
+	})()`)
+	step(t, owner, "filter by service", 5*time.Second,
+		chromedp.Evaluate[chromedp.Void](`(() => { const i = document.getElementById("log-filter"); i.value = ""; i.dispatchEvent(new Event("input", { bubbles: true })); })()`),
+		chromedp.Click(chromedp.CSS(`.chips button[data-service="migrate"]`)),
+	)
+	waitJS(t, owner, "service filter", 10*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#log-lines .ln .lx")].map((r) => r.textContent);
+		return rows.length === 4 && rows[3] === "migrations done";
+	})()`)
+
+	// A wrong token, in a fresh browser context: the login page, which says what to run.
+	stranger := b.tab(t)
+	step(t, stranger, "open with a wrong token", 10*time.Second,
+		chromedp.Navigate(base+"?token=not-a-token"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+	)
+	if got := evalString(t, stranger, `document.getElementById("login").textContent`); !strings.Contains(got, "berth dashboard --url") || !strings.Contains(got, "not valid") {
+		t.Errorf("login page says %q; want the command to get the URL and that the token is not valid", got)
+	}
+	step(t, stranger, "open without a token", 10*time.Second,
+		chromedp.Navigate(base),
+		chromedp.WaitVisible(chromedp.ID("login")),
+	)
+	screenshot(t, stranger, artifacts, "login.png")
+}
+
+// findChromium returns the path of a Chromium or Chrome binary, or "".
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// artifactsDir is where screenshots go: $BERTH_ARTIFACTS/dashboard, else
+// test-artifacts/dashboard at the repository's root.
+func artifactsDir(t *testing.T) string {
+	dir := filepath.Join(repoRoot, "test-artifacts", "dashboard")
+	if a := os.Getenv("BERTH_ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, "dashboard")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser is one headless Chromium; each tab is a browser context of its
+// own (its own cookies), so each can sign in as a different user.
+type browser struct {
+	ctx context.Context
+}
+
+func newBrowser(t *testing.T, chrome string) *browser {
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// The first Do starts the browser and lives as long as ctx: no timeout here.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel() // closes the browser and waits for it
+		cancelAlloc()
+	})
+	return &browser{ctx: ctx}
+}
+
+// tab opens a tab in a new browser context.
+func (b *browser) tab(t *testing.T) context.Context {
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("open a tab: %v", err)
+	}
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// step runs actions with a timeout, failing the test with what it was doing.
+func step(t *testing.T, ctx context.Context, what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		t.Fatalf("%s: %v\npage: %s", what, err, pageText(ctx))
+	}
+}
+
+// waitJS polls a JavaScript predicate until it is true.
+func waitJS(t *testing.T, ctx context.Context, what string, d time.Duration, expr string) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	if err != nil {
+		t.Fatalf("wait for %s: %v\npage: %s", what, err, pageText(ctx))
+	}
+}
+
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+// pageText is the page's visible text, for failure messages.
+func pageText(ctx context.Context) string {
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`))
+	if err != nil {
+		return "(unavailable: " + err.Error() + ")"
+	}
+	return s
+}
+
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// Let the last frame paint (toasts animate in over 180 ms).
+	_ = chromedp.Do(sctx, chromedp.Sleep(300*time.Millisecond))
+	b, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(dir, name))
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+}
