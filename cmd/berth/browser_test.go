@@ -123,7 +123,7 @@ func TestDashboard_Browser(t *testing.T) {
 
 	// The owner runs a one-off in web.
 	step(t, owner, "open the run dialog", 10*time.Second,
-		chromedp.Click(chromedp.CSS(`#svc-web .actions button:nth-last-of-type(2)`)),
+		chromedp.Click(chromedp.CSS(`#svc-web button[data-action="run"]`)),
 		chromedp.WaitVisible(chromedp.ID("run-command")),
 	)
 	waitJS(t, owner, "run dialog on web", 5*time.Second, `document.getElementById("run-service").value === "web"`)

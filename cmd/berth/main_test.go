@@ -306,6 +306,7 @@ func cmdKillpid(ts *testscript.TestScript, neg bool, args []string) {
 //	bhelp ignore-term FILE    ignore SIGTERM, write "ready" to FILE, run until killed
 //	bhelp serve PORT [TEXT]   serve HTTP on 127.0.0.1:PORT answering TEXT
 //	bhelp family PIDFILE      start a grandchild, append both pids to PIDFILE, run until killed
+//	bhelp hammer URL STOP     GET URL in a loop until the file STOP exists; print ok=N failed=M
 func helperMain(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, "bhelp: missing command")
@@ -350,6 +351,30 @@ func helperMain(args []string) int {
 		}))
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	case "hammer":
+		// hammer URL STOPFILE: GET URL in a loop until STOPFILE exists,
+		// then print how many requests failed.
+		c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		ok, failed := 0, 0
+		for {
+			if _, err := os.Stat(args[2]); err == nil {
+				break
+			}
+			resp, err := c.Get(args[1])
+			if err == nil && resp.StatusCode == 200 {
+				resp.Body.Close()
+				ok++
+				continue
+			}
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("status %s", resp.Status)
+			}
+			failed++
+			fmt.Fprintln(os.Stderr, "request failed:", err)
+		}
+		fmt.Printf("ok=%d failed=%d\n", ok, failed)
+		return 0
 	case "family":
 		p, err := os.StartProcess("/bin/sleep", []string{"sleep", "300"}, &os.ProcAttr{Files: []*os.File{nil, os.Stdout, os.Stderr}})
 		if err != nil {

@@ -180,6 +180,11 @@ func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
 
 	e.opMu.Lock()
 	err := e.stopServices(ctx, nil, timeout, false)
+	e.mu.Lock()
+	for _, s := range e.services {
+		e.closeProxies(s)
+	}
+	e.mu.Unlock()
 	e.cancel()
 	// Release opMu before waiting: a watch reaction may be waiting for it
 	// (it then finds the engine shut down and returns).

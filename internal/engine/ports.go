@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/internal/project"
+	"github.com/berth-dev/berth/internal/proxy"
 )
 
 // PortInUseError says that a published port is taken, and by whom when that
@@ -32,8 +33,57 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
+// proxied reports whether berth's proxy owns a published port: when the host
+// port differs from the port the service listens on.
+func proxied(port project.Port) bool {
+	return port.Published != 0 && port.Published != port.Target && (port.Protocol == "" || port.Protocol == "tcp")
+}
+
+// openProxies binds the proxied ports of s (before it starts, so a taken
+// port fails up) and serves them until the engine ends or closeProxies.
+func (e *Engine) openProxies(s *service) error {
+	for _, port := range s.spec.Ports {
+		if !proxied(port) {
+			continue
+		}
+		px, err := proxy.Listen(proxy.Options{
+			Listen: net.JoinHostPort(port.HostIP, strconv.Itoa(port.Published)),
+			Name:   s.spec.Name,
+			Logger: e.log,
+		})
+		if err != nil {
+			e.closeProxies(s)
+			var le *proxy.ListenError
+			if errors.As(err, &le) || strings.Contains(err.Error(), "in use") {
+				return &PortInUseError{Service: s.spec.Name, Port: port.Published, Holder: portHolder(port.Published), Err: err}
+			}
+			return fmt.Errorf("service %q: publish port %d: %w", s.spec.Name, port.Published, err)
+		}
+		// The service listens on its own port on loopback; the proxy retries
+		// refused connections while it (re)starts, so clients never see one.
+		px.SetBackends([]string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Target))})
+		s.proxies = append(s.proxies, px)
+		e.loops.Add(1)
+		go func() {
+			defer e.loops.Done()
+			if err := px.Serve(e.ctx); err != nil {
+				e.log.Warn("proxy stopped", keyService, s.spec.Name, keyPort, port.Published, keyErr, err)
+			}
+		}()
+	}
+	return nil
+}
+
+// closeProxies releases the published ports of s.
+func (e *Engine) closeProxies(s *service) {
+	for _, px := range s.proxies {
+		px.Close()
+	}
+	s.proxies = nil
+}
+
 // checkPorts fails, before anything starts, when a TCP port that one of the
-// named services publishes is already taken.
+// named services publishes itself is already taken.
 func checkPorts(p *project.Project, names []string) error {
 	var errs []error
 	for _, name := range names {
@@ -42,7 +92,7 @@ func checkPorts(p *project.Project, names []string) error {
 			continue
 		}
 		for _, port := range s.Ports {
-			if port.Published == 0 || (port.Protocol != "" && port.Protocol != "tcp") {
+			if port.Published == 0 || (port.Protocol != "" && port.Protocol != "tcp") || proxied(port) {
 				continue
 			}
 			addr := net.JoinHostPort(port.HostIP, strconv.Itoa(port.Published))

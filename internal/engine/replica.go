@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/health"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/project"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/supervise"
 )
 
@@ -22,6 +23,9 @@ type service struct {
 	spec project.Service // immutable once created; a changed spec makes a new service
 	log  *logs.Log
 	env  []string // complete environment of its processes
+	// proxies own the service's proxied published ports; set while it is
+	// created, closed when it is recreated or the engine ends.
+	proxies []*proxy.Proxy
 
 	replicas []*replica // guarded by Engine.mu
 }

@@ -100,6 +100,7 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 		for _, r := range old[name].replicas {
 			e.stopReplica(context.Background(), r, nil)
 		}
+		e.closeProxies(old[name])
 	}
 	if err := checkPorts(p, append(append([]string(nil), create...), recreate...)); err != nil {
 		return res, err
@@ -110,16 +111,26 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 	if req.BaseEnv != nil {
 		e.baseEnv = req.BaseEnv
 	}
-	var started []*replica
+	var fresh []*service
 	for _, name := range append(append([]string(nil), create...), recreate...) {
 		spec, _ := p.Service(name)
 		s, err := e.newServiceLocked(*spec)
+		if err == nil {
+			err = e.openProxies(s)
+		}
 		if err != nil {
+			for _, f := range fresh {
+				e.closeProxies(f)
+			}
 			e.mu.Unlock()
 			return res, err
 		}
-		e.services[name] = s
-		started = append(started, e.scaleLocked(s, spec.Replicas, !req.NoDeps)...)
+		fresh = append(fresh, s)
+	}
+	var started []*replica
+	for _, s := range fresh {
+		e.services[s.spec.Name] = s
+		started = append(started, e.scaleLocked(s, s.spec.Replicas, !req.NoDeps)...)
 	}
 	for _, name := range scale {
 		spec, _ := p.Service(name)

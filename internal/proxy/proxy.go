@@ -42,6 +42,7 @@ type Proxy struct {
 	log    *slog.Logger
 	warn   limiter       // rate-limits the per-connection warnings
 	dialer net.Dialer    // read-only after Listen
+	pipes  *pipePool     // nil where there is no splice(2)
 	done   chan struct{} // closed by shutdown
 	wg     sync.WaitGroup
 
@@ -118,6 +119,7 @@ func Listen(opts Options) (*Proxy, error) {
 		done:     make(chan struct{}),
 		changed:  make(chan struct{}),
 		sessions: make(map[*session]bool),
+		pipes:    newPipePool(),
 	}
 	log.Debug("proxy listening", keyAddr, p.ln.Addr().String())
 	return p, nil
@@ -318,6 +320,7 @@ func (p *Proxy) shutdown() {
 func (p *Proxy) Close() error {
 	p.shutdown()
 	p.wg.Wait()
+	p.pipes.close()
 	return nil
 }
 

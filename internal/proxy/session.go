@@ -14,9 +14,6 @@ import (
 )
 
 const (
-	// firstChunk is the most of a connection's first bytes that are read
-	// through a buffer (and kept for a replay) instead of spliced.
-	firstChunk = 64 << 10
 	// maxReplays bounds how often one connection's first chunk is sent
 	// again after a backend reset it.
 	maxReplays = 3
@@ -214,7 +211,7 @@ func (s *session) run() {
 				s.abort(true)
 				return
 			}
-			_, err = s.client.ReadFrom(b) // splice
+			_, err = forward(s.client, b, s.p.pipes)
 			s.endBackendToClient(err)
 			return
 		}
@@ -452,7 +449,7 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 		b.CloseWrite()
 		return pumpResult{replayable: true}
 	}
-	n, err := b.ReadFrom(s.client) // splice
+	n, err := forward(b, s.client, s.p.pipes)
 	switch {
 	case err == nil:
 		b.CloseWrite()
@@ -465,50 +462,4 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 	default:
 		return pumpResult{err: err}
 	}
-}
-
-// bufPool holds the buffers of first reads.
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, firstChunk)
-	return &b
-}}
-
-// readFirst waits until c is readable, then reads once into a pooled buffer,
-// which the caller must put back when n > 0. Taking the buffer only once
-// there are bytes to read means an idle connection holds none. It returns
-// io.EOF for a closed side.
-func readFirst(c *net.TCPConn) (buf *[]byte, n int, err error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, 0, err
-	}
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		buf = bufPool.Get().(*[]byte)
-		for {
-			n, rerr = syscall.Read(int(fd), *buf)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			bufPool.Put(buf)
-			buf, n = nil, 0
-			return false // wait until readable
-		}
-		return true
-	})
-	if err == nil && rerr != nil {
-		err = os.NewSyscallError("read", rerr)
-	}
-	if n <= 0 {
-		if buf != nil {
-			bufPool.Put(buf)
-		}
-		buf, n = nil, 0
-		if err == nil {
-			err = io.EOF
-		}
-	}
-	return buf, n, err
 }

@@ -157,8 +157,8 @@ function Dot({ tone }) {
 function Header({ route }) {
   const me = state.me;
   const tab = route[0] || "overview";
-  const link = (id, href, label, key) => html`
-    <a href=${href} class=${"tab" + (tab === id ? " active" : "")} aria-current=${tab === id ? "page" : undefined} title=${`${label} (g ${key})`}>${label}</a>`;
+  const link = (id, href, label, name, key) => html`
+    <a href=${href} class=${"tab" + (tab === id ? " active" : "")} aria-current=${tab === id ? "page" : undefined} title=${`${name} (g ${key})`}>${label}</a>`;
   const running = state.jobs.filter((j) => j.Status === "running").length;
   return html`
     <header class="top">
@@ -168,9 +168,9 @@ function Header({ route }) {
       </a>
       <span class="project" id="project">${me ? me.project : ""}</span>
       <nav class="tabs">
-        ${link("overview", "#/", "Overview", "o")}
-        ${link("logs", "#/logs", "Logs", "l")}
-        ${link("jobs", "#/jobs", html`Jobs${running ? html` <span class="count">${running}</span>` : ""}`, "j")}
+        ${link("overview", "#/", "Overview", "Overview", "o")}
+        ${link("logs", "#/logs", "Logs", "Logs", "l")}
+        ${link("jobs", "#/jobs", html`Jobs${running ? html` <span class="count">${running}</span>` : ""}`, "Jobs", "j")}
       </nav>
       <div class="spacer"></div>
       ${state.notifyPerm === "default" && html`
@@ -179,8 +179,8 @@ function Header({ route }) {
       <span class=${"conn conn-" + state.conn} title=${state.conn === "live" ? "Live: updates stream in" : "Reconnecting…"}>
         <${Dot} tone=${state.conn === "live" ? "ok" : "warn"} />${state.conn === "live" ? "live" : "reconnecting"}
       </span>
-      <span class="user" id="whoami" title="You are signed in with this token name">
-        <span class="avatar">${me ? me.user.slice(0, 1).toUpperCase() : "?"}</span>${me ? me.user : ""}
+      <span class="user" title="You are signed in with this token name">
+        <span class="avatar" aria-hidden="true">${me ? me.user.slice(0, 1).toUpperCase() : "?"}</span><span id="whoami">${me ? me.user : ""}</span>
       </span>
     </header>`;
 }
@@ -346,7 +346,7 @@ function ServiceCard({ svc, openRun }) {
             ? html`<button class="small" data-action="restart" disabled=${!!busy} onClick=${() => doAction("restart")}>${busy === "restart" ? "Restarting…" : "Restart"}</button>
                    <button class="small" data-action="stop" disabled=${!!busy} onClick=${() => doAction("stop")}>${busy === "stop" ? "Stopping…" : "Stop"}</button>`
             : html`<button class="small" data-action="start" disabled=${!!busy} onClick=${() => doAction("start")}>${busy === "start" ? "Starting…" : "Start"}</button>`}
-          <button class="small" onClick=${() => openRun({ service: svc.name, kind: anyRunning ? "exec" : "run" })}>Run…</button>
+          <button class="small" data-action="run" onClick=${() => openRun({ service: svc.name, kind: anyRunning ? "exec" : "run" })} title="Run a command in this service">Run…</button>
           ${scale === null
             ? html`<button class="small ghost" title="Change the number of replicas" onClick=${() => setScale(String(rs.length || 1))}>Scale</button>`
             : html`<form class="scale" onSubmit=${(e) => { e.preventDefault(); const n = parseInt(scale, 10); setScale(null); doAction("scale", { replicas: n }); }}>

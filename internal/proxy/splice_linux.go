@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// pipeSize is what a pipe is asked to hold (F_SETPIPE_SZ): the most
+	// one splice moves. Like Go's own splice, 1 MiB; a refusal (over the
+	// user's pipe-user-pages-soft) leaves the default 64 KiB.
+	pipeSize = 1 << 20
+	// pipesKept is how many idle pipes a pipePool keeps for reuse.
+	pipesKept = 32
+)
+
+// pipe is a kernel pipe that splice moves bytes through. It is empty
+// whenever it is in a pipePool.
+type pipe struct {
+	r, w int
+}
+
+// pipePool lends pipes to forward while it splices, so that only transfers
+// in progress hold one. Its methods are safe for concurrent use.
+type pipePool struct {
+	free chan *pipe // idle pipes; closed by close
+}
+
+func newPipePool() *pipePool {
+	return &pipePool{free: make(chan *pipe, pipesKept)}
+}
+
+func (pp *pipePool) get() (*pipe, error) {
+	select {
+	case p := <-pp.free:
+		return p, nil
+	default:
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, pipeSize)
+	return &pipe{r: fds[0], w: fds[1]}, nil
+}
+
+// put takes back an empty pipe; dirty ones (bytes left in them after an
+// error) are closed.
+func (pp *pipePool) put(p *pipe, dirty bool) {
+	if !dirty {
+		select {
+		case pp.free <- p:
+			return
+		default:
+		}
+	}
+	p.close()
+}
+
+func (p *pipe) close() {
+	unix.Close(p.r)
+	unix.Close(p.w)
+}
+
+// close closes the idle pipes. Pipes lent out when it is called are closed
+// as they come back.
+func (pp *pipePool) close() {
+	for {
+		select {
+		case p := <-pp.free:
+			p.close()
+		default:
+			return
+		}
+	}
+}
+
+// splicePending moves what src has to give right now to dst with splice(2),
+// through a pipe, without copying it to user space. It returns when src has
+// nothing more for now (with the bytes written), at src's EOF (eof), or on
+// an error. It never waits for src; it waits for dst to take the bytes.
+func (pp *pipePool) splicePending(dst, src *net.TCPConn) (written int64, eof bool, err error) {
+	srcRC, err := src.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
+	dstRC, err := dst.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
+	p, err := pp.get()
+	if err != nil {
+		return 0, false, err
+	}
+	inPipe := 0
+	defer func() { pp.put(p, inPipe > 0) }()
+	for {
+		var in int
+		var serr error
+		err := srcRC.Read(func(fd uintptr) bool {
+			in, serr = spliceOnce(int(fd), p.w, pipeSize)
+			return true // never wait: only what src has now
+		})
+		if err != nil {
+			return written, false, err
+		}
+		if serr == syscall.EAGAIN {
+			return written, false, nil
+		}
+		if serr != nil {
+			return written, false, os.NewSyscallError("splice", serr)
+		}
+		if in == 0 {
+			return written, true, nil
+		}
+		inPipe = in
+		for inPipe > 0 {
+			var out int
+			err := dstRC.Write(func(fd uintptr) bool {
+				out, serr = spliceOnce(p.r, int(fd), inPipe)
+				return serr != syscall.EAGAIN // wait until dst can take more
+			})
+			if err != nil {
+				return written, false, err
+			}
+			if serr != nil {
+				return written, false, os.NewSyscallError("splice", serr)
+			}
+			inPipe -= out
+			written += int64(out)
+		}
+	}
+}
+
+// spliceOnce is one splice(2) of up to n bytes, retried on EINTR.
+func spliceOnce(from, to, n int) (int, error) {
+	for {
+		m, err := unix.Splice(from, nil, to, nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		if err != unix.EINTR {
+			return int(m), err
+		}
+	}
+}
