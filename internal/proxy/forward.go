@@ -37,15 +37,7 @@ var bufPool = sync.Pool{New: func() any {
 // A read deadline on src ends forward with os.ErrDeadlineExceeded, which is
 // how run takes pump off a backend; it is seen only while waiting for src,
 // so bytes read are never dropped for it.
-var mode = os.Getenv("PROXY_MODE")
-
 func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
-	switch mode {
-	case "readfrom":
-		return dst.ReadFrom(src)
-	case "copy":
-		pipes = nil
-	}
 	r, err := newReader(src)
 	if err != nil {
 		return 0, err
