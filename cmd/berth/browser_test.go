@@ -327,7 +327,13 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 func pageText(ctx context.Context) string {
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`))
+	s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`(() => {
+		if (!document.body) return "";
+		let s = document.body.innerText.slice(0, 3000);
+		const box = document.querySelector(".logbox");
+		if (box) s += "\n[list: " + box.querySelectorAll(".ln").length + " rows, scrollTop " + box.scrollTop + ", height " + box.clientHeight + "/" + box.scrollHeight + ", filter " + JSON.stringify(document.getElementById("log-filter")?.value) + "]";
+		return s;
+	})()`))
 	if err != nil {
 		return "(unavailable: " + err.Error() + ")"
 	}

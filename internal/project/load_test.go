@@ -201,7 +201,8 @@ func TestLoad_Healthcheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _ := mustLoad(t, "services:\n  db:\n    image: postgres\n    "+tt.hc+"\n")
+			// An image without a built-in recipe, which would add a health check.
+			p, _ := mustLoad(t, "services:\n  db:\n    image: app\n    "+tt.hc+"\n")
 			got := mustService(t, p, "db").Healthcheck
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Healthcheck = %+v, want %+v", got, tt.want)
@@ -311,7 +312,7 @@ func TestLoad_VolumesAndDeps(t *testing.T) {
     image: postgres
     volumes: [data:/var/lib/postgresql/data]
   redis:
-    image: redis
+    image: valkey/valkey # no built-in recipe, which would add a volume
 volumes:
   data:
   cache:
@@ -406,7 +407,7 @@ func TestCheckRunnable(t *testing.T) {
     image: app
     command: [run]
   db:
-    image: postgres:16
+    image: mysql:8
   api:
     build: ./api
   cache:
@@ -428,7 +429,7 @@ func TestCheckRunnable(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`service "db" has only image "postgres:16": berth runs services natively and needs a command`,
+		`service "db" has only image "mysql:8": berth runs services natively and needs a command`,
 		"compose.yaml:5)",
 		"x-berth: {command: ...}",
 		"install the program and set `command:`",
