@@ -11,6 +11,9 @@ export GOTOOLCHAIN=local
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v sh >/dev/null 2>&1 || need+=(dash)
+# Built-in recipes are tested against the real servers.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if ((${#need[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
 fi

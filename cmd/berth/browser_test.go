@@ -84,6 +84,9 @@ func TestDashboard_Browser(t *testing.T) {
 	if loc := evalString(t, owner, "location.href"); strings.Contains(loc, "token=") {
 		t.Errorf("after sign-in the address still holds the token: %s", loc)
 	}
+	step(t, owner, "collect page errors", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.__errors = [];
+		addEventListener("error", (e) => window.__errors.push(String(e.message)));
+		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)))`))
 	waitJS(t, owner, "who am I", 10*time.Second, `document.getElementById("whoami").textContent.trim() === "owner"`)
 
 	// The quickstart turns healthy: migrate completes, web is healthy, worker runs.
@@ -332,6 +335,7 @@ func pageText(ctx context.Context) string {
 		let s = document.body.innerText.slice(0, 3000);
 		const box = document.querySelector(".logbox");
 		if (box) s += "\n[list: " + box.querySelectorAll(".ln").length + " rows, scrollTop " + box.scrollTop + ", height " + box.clientHeight + "/" + box.scrollHeight + ", filter " + JSON.stringify(document.getElementById("log-filter")?.value) + "]";
+		if (window.__errors) s += "\n[errors: " + window.__errors.join(" | ") + "]";
 		return s;
 	})()`))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/logs"
+	"github.com/berth-dev/berth/internal/project"
 )
 
 // Ps returns the status of every replica of the named services (all when
@@ -45,7 +46,7 @@ func (e *Engine) statusLocked(r *replica, now time.Time) ReplicaStatus {
 		Project:      e.project.Name,
 		Service:      r.svc.spec.Name,
 		Replica:      r.index,
-		Command:      strings.Join(r.svc.spec.Argv, " "),
+		Command:      commandText(r.svc.spec),
 		State:        r.state,
 		Health:       r.health,
 		ExitCode:     r.exitCode,
@@ -91,6 +92,15 @@ func (e *Engine) statusLocked(r *replica, now time.Time) ReplicaStatus {
 		st.Status = "Created"
 	}
 	return st
+}
+
+// commandText is what ps shows as a replica's command: the built-in recipe
+// rather than its generated script.
+func commandText(s project.Service) string {
+	if s.Recipe != "" {
+		return s.Recipe + " (berth recipe for image " + s.Image + ")"
+	}
+	return strings.Join(s.Argv, " ")
 }
 
 func humanDuration(d time.Duration) string {
