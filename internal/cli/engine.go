@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,7 +55,7 @@ func envInt(name string, def int) int {
 
 // runningEngine is an engine and its API server, running in this process.
 type runningEngine struct {
-	eng    *engine.Engine
+	eng     *engine.Engine
 	cancel  context.CancelFunc
 	served  chan error
 	pidFile string

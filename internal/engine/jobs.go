@@ -69,7 +69,7 @@ type JobNotification struct {
 type jobRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	term   *terminal // set before the job's process starts output; nil without TTY
+	term   *terminal     // set before the job's process starts output; nil without TTY
 	ready  chan struct{} // closed once the process started (or failed to)
 }
 

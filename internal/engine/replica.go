@@ -51,7 +51,7 @@ type replica struct {
 	failed       error // a final failure: dependency or start error
 	userStopped  bool
 	proc         *supervise.Process
-	term         *terminal // nil unless the service runs on a terminal
+	term         *terminal          // nil unless the service runs on a terminal
 	cancel       context.CancelFunc // ends the loop
 	stopCtx      context.Context    // how the loop should stop its process
 	stopTimeout  *time.Duration
