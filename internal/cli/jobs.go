@@ -365,7 +365,7 @@ func newTokenCmd(f *factory) *cobra.Command {
 		},
 	}, &cobra.Command{
 		Use:   "revoke NAME",
-		Short: "Revoke NAME's token: its connections are refused from now on",
+		Short: "Revoke NAME's token: requests and new connections with it are refused (open WebSockets stay until they close)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, _, err := f.connect(cmd.Context())

@@ -26,7 +26,8 @@ type Authenticator interface {
 
 // Guard protects the API on a TCP listener like a shell: the Host header
 // must be in an exact allow-list (no DNS: this stops DNS rebinding), a
-// WebSocket's Origin must be the dashboard's own, and every request needs a
+// request's Origin, when it has one, must be the dashboard's own (WebSocket
+// upgrades and cross-site requests carry one), and every request needs a
 // token (?token=, Authorization: Bearer, or the session cookie).
 type Guard struct {
 	// OwnerToken is the secret of the user who started berth.
@@ -35,7 +36,8 @@ type Guard struct {
 	Tokens Authenticator
 	// Hosts are the allowed Host header values, with and without port.
 	Hosts map[string]bool
-	// Origins are the allowed Origin values of WebSocket upgrades.
+	// Origins are the allowed Origin values (of WebSocket upgrades, and of
+	// any request that has one).
 	Origins map[string]bool
 }
 
@@ -84,12 +86,12 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 				"host "+quote(r.Host)+" is not allowed (berth answers only to its loopback address; see --allow-host)")
 			return
 		}
-		if isUpgrade(r) {
-			origin := r.Header.Get("Origin")
-			if origin != "" && !g.Origins[strings.ToLower(origin)] {
-				writeAPIError(w, http.StatusForbidden, CodeForbiddenOrigin, "origin "+quote(origin)+" is not allowed")
-				return
-			}
+		// Browsers send Origin with WebSocket upgrades and with cross-origin
+		// requests: a page on another local port is same-site, so the
+		// SameSite cookie alone would not stop its POSTs.
+		if origin := r.Header.Get("Origin"); origin != "" && !g.Origins[strings.ToLower(origin)] {
+			writeAPIError(w, http.StatusForbidden, CodeForbiddenOrigin, "origin "+quote(origin)+" is not allowed")
+			return
 		}
 		secret, fromQuery := tokenOf(r)
 		if secret == "" {

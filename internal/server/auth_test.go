@@ -138,6 +138,7 @@ func TestGuard(t *testing.T) {
 			t.Fatalf("WebSocket with the session cookie: %v", err)
 		}
 		c := e.newClient(conn, nil)
+		c.t = t
 		c.subscribed(ctx, 1, []string{"events"}, nil)
 		c.close()
 		// ?token= on the WebSocket URL, as websocat would send it.
@@ -146,6 +147,7 @@ func TestGuard(t *testing.T) {
 			t.Fatalf("WebSocket with ?token=: %v", err)
 		}
 		c = e.newClient(conn, nil)
+		c.t = t
 		c.subscribed(ctx, 1, []string{"events"}, nil)
 		c.close()
 	})

@@ -267,6 +267,10 @@ func (e *testEnv) do(c *http.Client, method, url string, body any, header http.H
 		e.t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection: its body is the connection itself.
+		return apiResult{status: resp.StatusCode, header: resp.Header}
+	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		e.t.Fatalf("%s %s: read body: %v", method, url, err)
@@ -463,6 +467,12 @@ func (e *testEnv) newClient(conn *websocket.Conn, local net.Addr) *wsClient {
 	return c
 }
 
+// in makes c report failures to t (a subtest).
+func (c *wsClient) in(t testing.TB) *wsClient {
+	c.t = t
+	return c
+}
+
 // send writes one text message.
 func (c *wsClient) send(text string) {
 	c.t.Helper()
@@ -561,48 +571,72 @@ func (c *wsClient) subscribed(ctx context.Context, id int, streams []string, sin
 }
 
 // framePump reads a connection's messages in a goroutine, which also
-// answers the server's pings while the test is busy elsewhere.
+// answers the server's pings while the test is busy elsewhere. It queues
+// what it reads without bound, so it never stops reading.
 type framePump struct {
-	// ch carries each frame (one line of a message); it is closed when the
-	// connection ends, after err is set.
-	ch  chan []byte
-	err error
+	mu    sync.Mutex // guards queue and err
+	queue [][]byte
+	err   error // why the connection ended; nil while it is open
+	wake  chan struct{}
 }
 
 // pump starts reading c's messages; from then on, read c's frames only
-// from the pump. It stops at the end of the test.
+// with the pump's next. It stops at the end of the test.
 func (c *wsClient) pump(t testing.TB) *framePump {
-	p := &framePump{ch: make(chan []byte, 4096)}
-	stop := make(chan struct{})
+	p := &framePump{wake: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	t.Cleanup(func() {
-		close(stop)
 		c.conn.CloseNow()
 		<-done
 	})
 	go func() {
 		defer close(done)
-		defer close(p.ch)
 		for {
 			_, b, err := c.conn.Read(context.Background())
+			p.mu.Lock()
 			if err != nil {
 				p.err = err
-				return
 			}
 			for _, part := range bytes.Split(b, []byte("\n")) {
-				if len(part) == 0 {
-					continue
+				if len(part) > 0 {
+					p.queue = append(p.queue, part)
 				}
-				select {
-				case p.ch <- part:
-				case <-stop:
-					p.err = errors.New("test ended")
-					return
-				}
+			}
+			p.mu.Unlock()
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
 			}
 		}
 	}()
 	return p
+}
+
+// next returns the next frame, or the error that ended the connection.
+func (p *framePump) next(ctx context.Context) ([]byte, error) {
+	for {
+		p.mu.Lock()
+		if len(p.queue) > 0 {
+			b := p.queue[0]
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			p.mu.Unlock()
+			return b, nil
+		}
+		err := p.err
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-p.wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (c *wsClient) close() {

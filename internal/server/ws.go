@@ -145,6 +145,9 @@ func (c *wsConn) subscribe(ctl hub.Control) {
 		}
 		if svc, ok := logStream(st); ok {
 			since, resume := ctl.Since[st]
+			if !resume && c.followingLog(st) {
+				continue // as for hub streams: no since, no change
+			}
 			c.followLog(st, svc, since, resume)
 			continue
 		}
@@ -201,6 +204,21 @@ func logStream(st string) (service string, ok bool) {
 func fieldIndex(name string, i int) string {
 	b, _ := json.Marshal(i)
 	return name + "[" + string(b) + "]"
+}
+
+// followingLog reports whether a forwarder of the log stream is running.
+func (c *wsConn) followingLog(stream string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.logs[stream]; !ok {
+		return false
+	}
+	select {
+	case <-c.done[stream]:
+		return false
+	default:
+		return true
+	}
 }
 
 // followLog forwards a service's log lines as frames. With resume, lines
@@ -312,7 +330,9 @@ func (c *wsConn) write(ctx context.Context, b []byte) bool {
 }
 
 // writeOrDrop writes one message within the write timeout; a peer that does
-// not take it in time is closed with code 4008. It reports success.
+// not take it in time is disconnected. The close frame (code 4008) reaches it
+// only when the socket can still carry it: a peer whose buffers are full sees
+// the connection end (1006 in a browser). It reports success.
 func writeOrDrop(ctx context.Context, conn *websocket.Conn, typ websocket.MessageType, b []byte) bool {
 	wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
 	defer cancel()

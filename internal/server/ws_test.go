@@ -124,7 +124,7 @@ exec sleep 300
 
 func TestWS_Resume(t *testing.T) {
 	e := newEnv(t, burstCompose, envOptions{files: burstFiles, hub: hub.Options{TailSize: 8}})
-	publish := func(n int) {
+	publish := func(t *testing.T, n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
 			r := mustOK(t, e.remote("POST", "/v1/publish", e.owner, map[string]any{"stream": "topic/x", "payload": map[string]int{"n": int(e.hub.Last("topic/x")) + 1}}))
@@ -136,11 +136,11 @@ func TestWS_Resume(t *testing.T) {
 	}
 	t.Run("topic: reconnect with since gets exactly the missed frames", func(t *testing.T) {
 		ctx := timeout(t, 20*time.Second)
-		publish(3)
-		c := e.dialTCP(e.owner)
+		publish(t, 3)
+		c := e.dialTCP(e.owner).in(t)
 		// since 0: everything still in the tail, then live frames.
 		data := c.subscribed(ctx, 1, []string{"topic/x"}, map[string]uint64{"topic/x": 0})
-		publish(2) // 4, 5: the client reads only up to 4
+		publish(t, 2) // 4, 5: the client reads only up to 4
 		for len(data) < 4 {
 			data = append(data, c.mustNext(ctx))
 		}
@@ -154,11 +154,11 @@ func TestWS_Resume(t *testing.T) {
 			}
 		}
 		c.close()
-		publish(2) // 6, 7 while disconnected
+		publish(t, 2) // 6, 7 while disconnected
 
-		c = e.dialTCP(e.owner)
+		c = e.dialTCP(e.owner).in(t)
 		data = c.subscribed(ctx, 1, []string{"topic/x"}, map[string]uint64{"topic/x": 4})
-		publish(1) // 8: live, after the replay
+		publish(t, 1) // 8: live, after the replay
 		for len(data) < 4 {
 			data = append(data, c.mustNext(ctx))
 		}
@@ -172,10 +172,10 @@ func TestWS_Resume(t *testing.T) {
 
 	t.Run("topic: since older than the tail gets a gap notice", func(t *testing.T) {
 		ctx := timeout(t, 20*time.Second)
-		publish(30 - int(e.hub.Last("topic/x"))) // the tail (8) now holds 23…30
-		c := e.dialTCP(e.owner)
+		publish(t, 30-int(e.hub.Last("topic/x"))) // the tail (8) now holds 23…30
+		c := e.dialTCP(e.owner).in(t)
 		data := c.subscribed(ctx, 1, []string{"topic/x"}, map[string]uint64{"topic/x": 3})
-		publish(1) // 31
+		publish(t, 1) // 31
 		for len(data) < 2 {
 			data = append(data, c.mustNext(ctx))
 		}
@@ -204,7 +204,7 @@ func TestWS_Resume(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "the first 500 lines", func() bool { return l.LastSeq() == 500 })
-		c := e.dialUnix()
+		c := e.dialUnix().in(t)
 		// since 0 on a log stream: its whole history, from disk, then live lines.
 		got := c.subscribed(ctx, 1, []string{"service/app/logs"}, map[string]uint64{"service/app/logs": 0})
 		var seen uint64
@@ -238,7 +238,7 @@ func TestWS_Resume(t *testing.T) {
 		mustOK(t, e.local("POST", "/v1/restart", engine.StopRequest{Services: []string{"app"}}))
 		eventually(t, 10*time.Second, "lines 501…1000", func() bool { return l.LastSeq() == 1000 })
 
-		c = e.dialUnix()
+		c = e.dialUnix().in(t)
 		got = c.subscribed(ctx, 1, []string{"service/app/logs"}, map[string]uint64{"service/app/logs": 200})
 		for _, f := range got {
 			take(f)
@@ -275,7 +275,7 @@ func floodText(seq uint64) string {
 
 func TestWS_StalledClient(t *testing.T) {
 	e := newEnv(t, floodCompose, envOptions{files: floodFiles})
-	ctx := timeout(t, 50*time.Second)
+	ctx := timeout(t, 90*time.Second)
 	const stream = "service/flood/logs"
 
 	// The stalled client subscribes and never reads; a small receive
@@ -290,6 +290,7 @@ func TestWS_StalledClient(t *testing.T) {
 	fast := e.dialTCP(e.owner)
 	fast.subscribed(ctx, 1, []string{stream}, nil)
 	frames := fast.pump(t)
+	t0 := time.Now()
 	if err := os.WriteFile(filepath.Join(e.dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -300,14 +301,9 @@ func TestWS_StalledClient(t *testing.T) {
 	id := 1
 	resumes := 0
 	for next <= floodLines {
-		var b []byte
-		select {
-		case b = <-frames.ch:
-		case <-ctx.Done():
-			t.Fatalf("fast client: has lines up to %d of %d", next-1, floodLines)
-		}
-		if b == nil {
-			t.Fatalf("fast client: the connection ended after line %d: %v", next-1, frames.err)
+		b, err := frames.next(ctx)
+		if err != nil {
+			t.Fatalf("fast client: has lines up to %d of %d: %v", next-1, floodLines, err)
 		}
 		if seq, ok := logFrameSeq(b, stream); ok {
 			if seq != next {
@@ -322,6 +318,9 @@ func TestWS_StalledClient(t *testing.T) {
 		ctl := decodeControl(t, b)
 		switch {
 		case ctl.Op == hub.OpMissed && ctl.Stream == stream:
+			if ctl.To != 0 && ctl.To < next {
+				continue // lines it already has (a notice of a replaced subscription)
+			}
 			id++
 			resumes++
 			fast.subscribe(id, []string{stream}, map[string]uint64{stream: next - 1})
@@ -330,7 +329,7 @@ func TestWS_StalledClient(t *testing.T) {
 			t.Fatalf("fast client: unexpected frame %s", b)
 		}
 	}
-	t.Logf("fast client: all %d lines, %d resume(s) after missed notices", floodLines, resumes)
+	t.Logf("%v: fast client: all %d lines, %d resume(s) after missed notices", time.Since(t0).Round(time.Millisecond), floodLines, resumes)
 
 	// The service was not slowed: it finished, and every line is on disk.
 	l, err := e.eng.Log("flood")
@@ -353,8 +352,12 @@ func TestWS_StalledClient(t *testing.T) {
 		t.Fatalf("logs endpoint: %d records, want %d lines and a cursor", len(records), floodLines)
 	}
 	for i, rec := range records[:floodLines] {
-		seq := i + 1
-		if !bytes.Contains(rec, []byte(fmt.Sprintf(`"seq":%d,"text":%q`, seq, floodText(uint64(seq))))) {
+		seq := uint64(i + 1)
+		_, rest, _ := bytes.Cut(rec, []byte(`"seq":`))
+		if got, ok := leadingUint(rest); !ok || got != seq {
+			t.Fatalf("logs endpoint: record %d is %s", seq, rec)
+		}
+		if seq%1000 == 1 && !bytes.HasSuffix(rec, []byte(`"text":"`+floodText(seq)+`"}`)) {
 			t.Fatalf("logs endpoint: record %d is %s", seq, rec)
 		}
 	}
@@ -363,6 +366,7 @@ func TestWS_StalledClient(t *testing.T) {
 		t.Fatalf("logs endpoint: last record %s, want the cursor %d", records[floodLines], floodLines)
 	}
 
+	t.Logf("%v: every line on disk", time.Since(t0).Round(time.Millisecond))
 	// The server gives up on the stalled client: its side of the
 	// connection is closed (after the write timeout, 10 s).
 	sc := e.tcp.serverSide(stalled.local.String())
@@ -406,7 +410,7 @@ func TestWS_StalledClient(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("stalled client: %d lines up to seq %d, control frames %v, then %v", got, stalledNext-1, notices, end)
+	t.Logf("%v: stalled client: %d lines up to seq %d, control frames %v, then %v", time.Since(t0).Round(time.Millisecond), got, stalledNext-1, notices, end)
 	if got >= floodLines {
 		t.Fatalf("the stalled client got all %d lines: it was not stalled", floodLines)
 	}
@@ -421,16 +425,23 @@ func TestWS_StalledClient(t *testing.T) {
 	// The engine and the other client are unaffected.
 	mustOK(t, e.remote("GET", "/v1/ps", e.owner, nil))
 	fast.subscribe(100, []string{"topic/after"}, nil)
+	for {
+		b, err := frames.next(ctx)
+		if err != nil {
+			t.Fatalf("fast client: no reply to its subscription: %v", err)
+		}
+		if ctl, ok := parseControl(b); ok && string(ctl.ID) == "100" {
+			if ctl.Op != hub.OpSubscribed {
+				t.Fatalf("fast client: subscribe topic/after: %s", b)
+			}
+			break
+		}
+	}
 	mustOK(t, e.local("POST", "/v1/publish", server.PublishRequest{Stream: "topic/after", Payload: json.RawMessage(`"still here"`)}))
 	for {
-		var b []byte
-		select {
-		case b = <-frames.ch:
-		case <-ctx.Done():
-			t.Fatal("fast client: no frame of topic/after")
-		}
-		if b == nil {
-			t.Fatalf("fast client: the connection ended: %v", frames.err)
+		b, err := frames.next(ctx)
+		if err != nil {
+			t.Fatalf("fast client: no frame of topic/after: %v", err)
 		}
 		if bytes.HasPrefix(b, []byte(`{"stream":"topic/after"`)) {
 			if string(b) != `{"stream":"topic/after","seq":1,"payload":"still here"}` {
@@ -447,12 +458,30 @@ func logFrameSeq(b []byte, stream string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	var seq uint64
+	return leadingUint(rest)
+}
+
+// leadingUint parses the number b starts with, which a comma must follow.
+func leadingUint(b []byte) (uint64, bool) {
+	var n uint64
 	i := 0
-	for ; i < len(rest) && '0' <= rest[i] && rest[i] <= '9'; i++ {
-		seq = seq*10 + uint64(rest[i]-'0')
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		n = n*10 + uint64(b[i]-'0')
 	}
-	return seq, i > 0 && i < len(rest) && rest[i] == ','
+	return n, i > 0 && i < len(b) && b[i] == ','
+}
+
+// parseControl decodes b if it is a control frame.
+func parseControl(b []byte) (control, bool) {
+	var f struct {
+		Stream  string          `json:"stream"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	var c control
+	if json.Unmarshal(b, &f) != nil || f.Stream != hub.StreamControl || json.Unmarshal(f.Payload, &c) != nil {
+		return control{}, false
+	}
+	return c, true
 }
 
 // decodeControl decodes b, which must be a control frame.
@@ -469,7 +498,8 @@ func decodeControl(t testing.TB, b []byte) control {
 	return ctl
 }
 
-// loopCompose's service prints lines until a file called stop appears.
+// loopCompose's service prints lines as fast as it can while a file
+// called flow exists.
 const loopCompose = `name: srvtest
 services:
   loop:
@@ -477,16 +507,20 @@ services:
 `
 
 var loopFiles = map[string]string{"loop.sh": `i=0
-while [ ! -e stop ]; do i=$((i+1)); echo "loop line $i with some padding to make it longer"; done
-exec sleep 300
+while :; do
+	while [ -e flow ]; do i=$((i+1)); echo "loop line $i with some padding to make it longer"; done
+	sleep 0.01
+done
 `}
 
-// Unsubscribing from a log stream, or subscribing to it again with since
-// (how a client resumes after a missed notice), while the server is
-// writing that stream's lines must not end the connection.
+// Unsubscribing from a log stream, or subscribing to it again (with since:
+// how a client resumes after a missed notice), while the server is writing
+// that stream's lines must not end the connection; and subscribing again
+// without since, like for any stream, changes nothing: no line is skipped
+// without a missed notice.
 func TestWS_UnsubscribeLogsWhileWriting(t *testing.T) {
 	e := newEnv(t, loopCompose, envOptions{files: loopFiles})
-	t.Cleanup(func() { os.WriteFile(filepath.Join(e.dir, "stop"), nil, 0o644) })
+	flow := filepath.Join(e.dir, "flow")
 	l, err := e.eng.Log("loop")
 	if err != nil {
 		t.Fatal(err)
@@ -503,6 +537,9 @@ func TestWS_UnsubscribeLogsWhileWriting(t *testing.T) {
 		{"subscribe again with since", func(c *wsClient, last uint64) {
 			c.subscribe(2, []string{stream}, map[string]uint64{stream: last})
 		}, hub.OpSubscribed},
+		{"subscribe again without since", func(c *wsClient, _ uint64) {
+			c.subscribe(2, []string{stream}, nil)
+		}, hub.OpSubscribed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := timeout(t, 30*time.Second)
@@ -510,25 +547,59 @@ func TestWS_UnsubscribeLogsWhileWriting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.t = t
 			data := c.subscribed(ctx, 1, []string{stream}, nil)
+			if err := os.WriteFile(flow, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(flow)
 			if len(data) == 0 {
 				data = append(data, c.mustNext(ctx))
 			}
 			first := data[0].Seq
 			// Stop reading while lines keep coming: the server's write of
 			// this stream blocks on the full socket.
-			eventually(t, 20*time.Second, "30,000 more lines", func() bool { return l.LastSeq() > first+30000 })
+			eventually(t, 20*time.Second, "20,000 more lines", func() bool { return l.LastSeq() > first+20000 })
 			tc.req(c, first)
-			for {
+			// Until the reply, and for a while after it, the lines that
+			// come follow each other, or a missed notice says which did not.
+			last, replied := first, false
+			for after := 0; after < 3000; {
+				if replied {
+					after++
+				}
 				f, err := c.next(ctx)
 				if err != nil {
 					t.Fatalf("the connection ended (close status %d): %v", websocket.CloseStatus(err), err)
 				}
-				if ctl, ok := f.control(t); ok && string(ctl.ID) == "2" {
+				ctl, ok := f.control(t)
+				switch {
+				case ok && string(ctl.ID) == "2":
 					if ctl.Op != tc.op {
 						t.Fatalf("reply %s, want %s", f.Payload, tc.op)
 					}
-					break
+					replied = true
+					if tc.op == hub.OpUnsubscribed {
+						after = 3000 // lines may stop at any point now
+					}
+				case ok && ctl.Op == hub.OpMissed:
+					if ctl.Stream != stream || ctl.From != last+1 || ctl.To < ctl.From {
+						t.Fatalf("missed notice %s after line %d", f.Payload, last)
+					}
+					last = ctl.To
+				case ok:
+					t.Fatalf("unexpected control frame %s", f.Payload)
+				case f.Seq <= last && tc.name == "subscribe again with since":
+					// The resumed subscription replays what followed since,
+					// after the frames of the one it replaces.
+					if f.Seq != first+1 {
+						t.Fatalf("the resumed subscription starts at line %d, want %d", f.Seq, first+1)
+					}
+					last = f.Seq
+				case f.Seq != last+1:
+					t.Fatalf("line %d after line %d, without a missed notice", f.Seq, last)
+				default:
+					last = f.Seq
 				}
 			}
 			c.subscribed(ctx, 3, []string{"topic/alive"}, nil)
@@ -574,6 +645,7 @@ func TestWS_MalformedFrames(t *testing.T) {
 		{name: "binary message", text: `{"stream":"control","payload":{"op":"subscribe","streams":["events"]}}`, binary: true, field: "", message: "frames are JSON text messages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
 			typ := websocket.MessageText
 			if tc.binary {
 				typ = websocket.MessageBinary
@@ -598,6 +670,7 @@ func TestWS_MalformedFrames(t *testing.T) {
 	}
 
 	t.Run("flat form", func(t *testing.T) {
+		c.t = t
 		c.send(`{"stream":"control","op":"subscribe","id":9,"streams":["topic/flat"]}`)
 		if ctl, _ := c.reply(ctx, 9); ctl.Op != hub.OpSubscribed {
 			t.Fatalf("flat subscribe: %+v", ctl)
@@ -605,6 +678,7 @@ func TestWS_MalformedFrames(t *testing.T) {
 	})
 
 	t.Run("still delivers", func(t *testing.T) {
+		c.t = t
 		mustOK(t, e.local("POST", "/v1/publish", server.PublishRequest{Stream: "topic/ok", Payload: json.RawMessage(`{"fine":true}`)}))
 		f := c.mustNext(ctx)
 		if f.Stream != "topic/ok" || f.Seq != 1 || string(f.Payload) != `{"fine":true}` {
@@ -613,7 +687,9 @@ func TestWS_MalformedFrames(t *testing.T) {
 	})
 
 	t.Run("oversize frame closes with 1009", func(t *testing.T) {
+		c.t = t
 		big := e.dialUnix()
+		big.t = t
 		pad := strings.Repeat("x", 128<<10)
 		if err := big.conn.Write(ctx, websocket.MessageText, []byte(`{"stream":"control","payload":{"op":"subscribe","id":"`+pad+`","streams":["events"]}}`)); err != nil {
 			t.Fatal(err)
