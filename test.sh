@@ -14,6 +14,8 @@ command -v sh >/dev/null 2>&1 || need+=(dash)
 # Built-in recipes are tested against the real servers.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# berth share is tested against a real OpenSSH server.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if ((${#need[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
 fi

@@ -132,6 +132,7 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 		newJobsCmd(f),
 		newTokenCmd(f),
 		newPublishCmd(f),
+		newShareCmd(f),
 		newEngineCmd(f),
 		newReapCmd(),
 	)
