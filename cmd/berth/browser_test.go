@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -98,6 +100,15 @@ func TestDashboard_Browser(t *testing.T) {
 		t.Errorf("web's published port link = %q, want one to port %d", got, webPort)
 	}
 	screenshot(t, owner, artifacts, "overview.png")
+	step(t, owner, "dark mode", 5*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return chromedp.Void{}, err
+	})
+	screenshot(t, owner, artifacts, "overview-dark.png")
+	step(t, owner, "light mode", 5*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		return chromedp.Void{}, err
+	})
 
 	// Restart web from its card: its state changes live (no reload) and comes back healthy.
 	step(t, owner, "watch web's state", 5*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
@@ -115,6 +126,21 @@ func TestDashboard_Browser(t *testing.T) {
 		document.querySelector("#svc-web").dataset.state === "healthy" &&
 		document.querySelector("#svc-web tbody tr td:nth-child(4)").textContent.trim() === "1"`)
 	t.Logf("web went through: %s", evalString(t, owner, `window.__webStates.join(" → ")`))
+
+	// Scale worker to 2 replicas and back, from its card.
+	scale := func(n string) {
+		t.Helper()
+		step(t, owner, "scale worker to "+n, 10*time.Second,
+			chromedp.Click(chromedp.CSS(`#svc-worker button[data-action="scale"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#svc-worker form.scale input`)),
+			chromedp.SetValue(chromedp.CSS(`#svc-worker form.scale input`), ""),
+			chromedp.SendKeys(chromedp.CSS(`#svc-worker form.scale input`), n+"\r"),
+		)
+		waitJS(t, owner, "worker has "+n+" running replicas", 20*time.Second,
+			`document.querySelectorAll('#svc-worker tbody tr[data-state="running"]').length === `+n+` && document.querySelectorAll('#svc-worker tbody tr').length === `+n)
+	}
+	scale("2")
+	scale("1")
 
 	// A second user, in a browser context of their own, signs in as bob.
 	bob := b.tab(t)
@@ -143,9 +169,11 @@ func TestDashboard_Browser(t *testing.T) {
 	// Bob opens the job while it runs and watches it.
 	step(t, bob, "bob opens the job", 10*time.Second, chromedp.Navigate(base+"#/jobs/"+jobID))
 	waitJS(t, bob, "bob sees the job running", 10*time.Second, `document.querySelector("#job-status")?.dataset.status === "running" && !!document.querySelector("#job-watch, #job-unwatch")`)
-	if evalString(t, bob, `document.querySelector("#job-watch") ? "watch" : "unwatch"`) == "watch" {
-		step(t, bob, "bob clicks watch", 5*time.Second, chromedp.Click(chromedp.ID("job-watch")))
-	}
+	// Opening a running job watches it; the buttons unwatch and watch again.
+	waitJS(t, bob, "bob watches by opening it", 10*time.Second, `!!document.querySelector("#job-unwatch") && document.getElementById("job-watchers").textContent.includes("you")`)
+	step(t, bob, "bob unwatches", 5*time.Second, chromedp.Click(chromedp.ID("job-unwatch")))
+	waitJS(t, bob, "bob is not a watcher", 10*time.Second, `!!document.querySelector("#job-watch") && !document.getElementById("job-watchers").textContent.includes("you")`)
+	step(t, bob, "bob watches", 5*time.Second, chromedp.Click(chromedp.ID("job-watch")))
 	waitJS(t, bob, "bob is a watcher", 10*time.Second, `!!document.querySelector("#job-unwatch") && document.getElementById("job-watchers").textContent.includes("you")`)
 
 	// The owner sees the output stream in while the job runs, then its end.
@@ -180,9 +208,17 @@ func TestDashboard_Browser(t *testing.T) {
 	step(t, owner, "open the logs", 10*time.Second, chromedp.Navigate(base+"#/logs"))
 	waitJS(t, owner, "log lines", 20*time.Second, `(() => {
 		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
-		return rows.some((r) => r.includes("Applying app.0001")) && rows.some((r) => r.includes("listening on")) && rows.some((r) => /job \d+: 50%/.test(r));
+		return rows.length > 10 && rows.some((r) => /worker\.?\d*job \d+: 50%/.test(r));
 	})()`)
 	screenshot(t, owner, artifacts, "logs.png")
+	// Scrolling up pauses following and shows the oldest lines.
+	step(t, owner, "scroll to the top", 5*time.Second, chromedp.Evaluate[chromedp.Void](`document.getElementById("log-lines").scrollTop = 0`))
+	waitJS(t, owner, "oldest lines, paused", 10*time.Second, `(() => {
+		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
+		return rows.some((r) => r.includes("Applying app.0001")) && rows.some((r) => r.includes("listening on")) &&
+			document.getElementById("log-follow").getAttribute("aria-pressed") === "false";
+	})()`)
+	step(t, owner, "follow again", 5*time.Second, chromedp.Click(chromedp.ID("log-follow")))
 	step(t, owner, "filter by text", 5*time.Second, chromedp.SendKeys(chromedp.ID("log-filter"), "applying"))
 	waitJS(t, owner, "text filter", 10*time.Second, `(() => {
 		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
@@ -336,6 +372,7 @@ func pageText(ctx context.Context) string {
 		const box = document.querySelector(".logbox");
 		if (box) s += "\n[list: " + box.querySelectorAll(".ln").length + " rows, scrollTop " + box.scrollTop + ", height " + box.clientHeight + "/" + box.scrollHeight + ", filter " + JSON.stringify(document.getElementById("log-filter")?.value) + "]";
 		if (window.__errors) s += "\n[errors: " + window.__errors.join(" | ") + "]";
+		s += "\n[visibility: " + document.visibilityState + "]";
 		return s;
 	})()`))
 	if err != nil {

@@ -21,12 +21,21 @@
 //   - gives up Options.HoldTimeout after the client connected (30 s by
 //     default) if no backend could be reached: the client connection is then
 //     reset (RST), so the client sees an error, never a clean but empty reply;
-//   - then splices bytes both ways. Each direction is one
-//     (*net.TCPConn).ReadFrom(*net.TCPConn), which Linux serves with
-//     splice(2): the payload never enters user space. Nothing may wrap the
-//     connections (a wrapper hides ReadFrom and costs two copies per byte).
-//     A half-close is passed on (CloseWrite), and a reset is passed on as a
-//     reset.
+//   - then forwards bytes both ways, and passes a half-close on (CloseWrite)
+//     and a reset on as a reset (RST).
+//
+// # Forwarding: copy small, splice large
+//
+// Each direction (forward.go) adapts to what passes. A small message, a
+// request or a short response, is read once into a pooled buffer and written
+// once: the fewest system calls there are. A read that fills 16 KiB means a
+// bulk transfer, and from then on each wake-up splices what the socket has
+// through a pipe (splice(2), Linux): a large body never enters user space,
+// and the proxy moves it with less CPU than a copy costs. Splicing lasts
+// while wake-ups bring at least 16 KiB, then reading resumes. Nothing
+// wraps the connections: the proxy works on the sockets themselves.
+//
+// Where there is no splice(2) (macOS), everything is copied.
 //
 // # Replay of a connection's first bytes
 //
@@ -55,17 +64,14 @@
 // that process exits the connection ends, and HTTP clients open a new one
 // (retrying an idempotent request that was in flight on it).
 //
-// The first reads of both directions use an ordinary 64 KiB buffer, taken
-// from a pool only once the connection is readable, so an idle connection
-// holds no buffer; everything after them is spliced.
-//
 // # Resources
 //
-// A forwarded connection costs two goroutines and, while each direction is
-// in splice, a pipe per direction (two file descriptors each, from the
-// runtime's pipe pool): six descriptors per connection in all. Go raises the
-// soft RLIMIT_NOFILE to the hard limit at start-up, so this is rarely a
-// limit.
+// A forwarded connection costs its two sockets and two goroutines. Buffers
+// (64 KiB, pooled) are taken only once a socket is readable, and pipes only
+// while bytes are being spliced; pipes come from a pool that keeps up to 32
+// idle ones and is closed with the Proxy. So an idle keep-alive connection
+// holds neither. The client's first chunk, kept for a replay, is copied to a
+// slice of its own size and dropped at the backend's first byte.
 //
 // # HTTP recording
 //

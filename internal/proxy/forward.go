@@ -26,13 +26,14 @@ var bufPool = sync.Pool{New: func() any {
 // forward copies src to dst until src's EOF (returning nil) or an error,
 // and returns the bytes written to dst.
 //
-// Each time src is readable, forward reads once, up to copyMax bytes, into a
-// pooled buffer taken only then, and writes them: a small message (a request,
-// a short response) costs one read and one write, the cheapest way through.
-// When that read filled copyMax, more is waiting, and forward splices what src
-// has (pipes, see splicePending) before it waits again: the bulk of a large
-// body never enters user space. An idle connection holds neither a buffer
-// nor a pipe.
+// It adapts to what passes. While messages are small (requests, short
+// responses), each time src is readable forward reads once, up to copyMax
+// bytes, into a pooled buffer taken only then, and writes them: one read and
+// one write, the cheapest way through. A read that fills copyMax means a
+// bulk transfer: forward then splices (pipes, see splicePending) what src
+// has, and keeps splicing at each wake-up while a wake-up brings at least
+// copyMax bytes, so the bulk of a large body never enters user space. An
+// idle connection holds neither a buffer nor a pipe.
 //
 // A read deadline on src ends forward with os.ErrDeadlineExceeded, which is
 // how run takes pump off a backend; it is seen only while waiting for src,
@@ -43,32 +44,39 @@ func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
 		return 0, err
 	}
 	var written int64
+	bulk := false
 	for {
-		buf, n, err := r.read(copyMax)
-		if n > 0 {
-			m, werr := dst.Write((*buf)[:n])
-			bufPool.Put(buf)
-			written += int64(m)
-			if werr != nil {
-				return written, werr
+		wait := true
+		if !bulk {
+			buf, n, err := r.read(copyMax)
+			if n > 0 {
+				m, werr := dst.Write((*buf)[:n])
+				bufPool.Put(buf)
+				written += int64(m)
+				if werr != nil {
+					return written, werr
+				}
 			}
+			if err == io.EOF {
+				return written, nil
+			}
+			if err != nil {
+				return written, err
+			}
+			if n < copyMax || pipes == nil {
+				continue
+			}
+			// A full read: more is waiting. Splice it without waiting,
+			// and splice at the next wake-up too.
+			wait, bulk = false, true
 		}
-		if err == io.EOF {
-			return written, nil
-		}
-		if err != nil {
-			return written, err
-		}
-		if n < copyMax || pipes == nil {
-			continue
-		}
-		m, eof, err := pipes.splicePending(dst, src)
+		m, eof, err := pipes.splicePending(dst, src, wait)
 		written += m
-		if err != nil {
+		if err != nil || eof {
 			return written, err
 		}
-		if eof {
-			return written, nil
+		if wait {
+			bulk = m >= copyMax
 		}
 	}
 }

@@ -30,11 +30,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // it. Two goroutines run it:
 //
 //   - run connects to a backend, hands the connection to pump over attach,
-//     reads the backend's first bytes and then splices backend→client. It is
+//     reads the backend's first bytes and then forwards backend→client. It is
 //     the only goroutine that sends on attach or closes it, and the one that
 //     decides on a replay.
 //   - pump reads the client's first chunk, and for every backend received
-//     over attach writes that chunk and splices client→backend, then sends
+//     over attach writes that chunk and forwards client→backend, then sends
 //     exactly one result on report. It ranges over attach until run closes
 //     it, at the backend's first byte (commit) or when run ends.
 //
@@ -277,7 +277,7 @@ func (s *session) replayable() bool {
 		return true
 	default:
 	}
-	// pump has it: a read deadline in the past gets it out of its splice.
+	// pump has it: a read deadline in the past gets it out of forward.
 	s.client.SetReadDeadline(aLongTimeAgo)
 	res := <-s.report
 	s.client.SetReadDeadline(time.Time{})
@@ -436,7 +436,7 @@ func (s *session) readClientFirst() (first []byte, eof bool, err error) {
 	return first, false, err
 }
 
-// pumpTo forwards client→backend b: the kept first chunk, then a splice
+// pumpTo forwards client→backend b: the kept first chunk, then forward
 // until the client's EOF. *eof is set once the client's EOF was seen with
 // nothing after the first chunk.
 func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {

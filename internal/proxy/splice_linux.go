@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +28,8 @@ type pipe struct {
 // pipePool lends pipes to forward while it splices, so that only transfers
 // in progress hold one. Its methods are safe for concurrent use.
 type pipePool struct {
-	free chan *pipe // idle pipes; closed by close
+	free chan *pipe   // idle pipes
+	lent atomic.Int64 // pipes taken and not yet put back
 }
 
 func newPipePool() *pipePool {
@@ -36,6 +39,7 @@ func newPipePool() *pipePool {
 func (pp *pipePool) get() (*pipe, error) {
 	select {
 	case p := <-pp.free:
+		pp.lent.Add(1)
 		return p, nil
 	default:
 	}
@@ -44,12 +48,14 @@ func (pp *pipePool) get() (*pipe, error) {
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, pipeSize)
+	pp.lent.Add(1)
 	return &pipe{r: fds[0], w: fds[1]}, nil
 }
 
 // put takes back an empty pipe; dirty ones (bytes left in them after an
 // error) are closed.
 func (pp *pipePool) put(p *pipe, dirty bool) {
+	pp.lent.Add(-1)
 	if !dirty {
 		select {
 		case pp.free <- p:
@@ -78,11 +84,12 @@ func (pp *pipePool) close() {
 	}
 }
 
-// splicePending moves what src has to give right now to dst with splice(2),
-// through a pipe, without copying it to user space. It returns when src has
-// nothing more for now (with the bytes written), at src's EOF (eof), or on
-// an error. It never waits for src; it waits for dst to take the bytes.
-func (pp *pipePool) splicePending(dst, src *net.TCPConn) (written int64, eof bool, err error) {
+// splicePending moves what src has to give to dst with splice(2), through a
+// pipe, without copying it to user space. With wait, it first waits until
+// src is readable. It returns when src has nothing more for now (with the
+// bytes written), at src's EOF (eof), or on an error. It waits for dst to
+// take the bytes.
+func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (written int64, eof bool, err error) {
 	srcRC, err := src.SyscallConn()
 	if err != nil {
 		return 0, false, err
@@ -91,19 +98,34 @@ func (pp *pipePool) splicePending(dst, src *net.TCPConn) (written int64, eof boo
 	if err != nil {
 		return 0, false, err
 	}
-	p, err := pp.get()
-	if err != nil {
-		return 0, false, err
-	}
+	// The pipe is taken once src has bytes, so that waiting holds none.
+	var p *pipe
 	inPipe := 0
-	defer func() { pp.put(p, inPipe > 0) }()
+	defer func() {
+		if p != nil {
+			pp.put(p, inPipe > 0)
+		}
+	}()
 	for {
 		var in int
 		var serr error
 		err := srcRC.Read(func(fd uintptr) bool {
+			if p == nil {
+				if p, serr = pp.get(); serr != nil {
+					return true
+				}
+			}
 			in, serr = spliceOnce(int(fd), p.w, pipeSize)
-			return true // never wait: only what src has now
+			if serr == syscall.EAGAIN && wait {
+				// Wait for src, before the first bytes only, and
+				// without the pipe.
+				pp.put(p, false)
+				p = nil
+				return false
+			}
+			return true
 		})
+		wait = false
 		if err != nil {
 			return written, false, err
 		}
@@ -111,6 +133,10 @@ func (pp *pipePool) splicePending(dst, src *net.TCPConn) (written int64, eof boo
 			return written, false, nil
 		}
 		if serr != nil {
+			var sys *os.SyscallError
+			if errors.As(serr, &sys) {
+				return written, false, serr
+			}
 			return written, false, os.NewSyscallError("splice", serr)
 		}
 		if in == 0 {
@@ -143,4 +169,9 @@ func spliceOnce(from, to, n int) (int, error) {
 			return int(m), err
 		}
 	}
+}
+
+// counts returns the pipes lent out and those kept idle, for tests.
+func (pp *pipePool) counts() (lent, idle int) {
+	return int(pp.lent.Load()), len(pp.free)
 }

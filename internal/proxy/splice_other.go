@@ -12,6 +12,8 @@ func newPipePool() *pipePool { return nil }
 
 func (pp *pipePool) close() {}
 
-func (pp *pipePool) splicePending(dst, src *net.TCPConn) (int64, bool, error) {
+func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (int64, bool, error) {
 	panic("unreachable: forward does not splice without pipes")
 }
+
+func (pp *pipePool) counts() (lent, idle int) { return 0, 0 }

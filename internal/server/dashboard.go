@@ -197,7 +197,9 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	case "start":
 		run = func(ctx context.Context) error { return s.eng.Start(ctx, []string{req.Service}) }
 	case "stop":
-		run = func(ctx context.Context) error { return s.eng.Stop(ctx, engine.StopRequest{Services: []string{req.Service}}) }
+		run = func(ctx context.Context) error {
+			return s.eng.Stop(ctx, engine.StopRequest{Services: []string{req.Service}})
+		}
 	case "restart":
 		kind = store.KindRestart
 		run = func(ctx context.Context) error {

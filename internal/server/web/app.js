@@ -348,7 +348,7 @@ function ServiceCard({ svc, openRun }) {
             : html`<button class="small" data-action="start" disabled=${!!busy} onClick=${() => doAction("start")}>${busy === "start" ? "Starting…" : "Start"}</button>`}
           <button class="small" data-action="run" onClick=${() => openRun({ service: svc.name, kind: anyRunning ? "exec" : "run" })} title="Run a command in this service">Run…</button>
           ${scale === null
-            ? html`<button class="small ghost" title="Change the number of replicas" onClick=${() => setScale(String(rs.length || 1))}>Scale</button>`
+            ? html`<button class="small ghost" data-action="scale" title="Change the number of replicas" onClick=${() => setScale(String(rs.length || 1))}>Scale</button>`
             : html`<form class="scale" onSubmit=${(e) => { e.preventDefault(); const n = parseInt(scale, 10); setScale(null); doAction("scale", { replicas: n }); }}>
                 <input type="number" min="0" max="100" value=${scale} aria-label="Replicas" onInput=${(e) => setScale(e.target.value)}
                   onKeyDown=${(e) => e.key === "Escape" && setScale(null)} ref=${(el) => el && !el._f && (el._f = el.focus() || 1)} />
@@ -547,7 +547,7 @@ function LogsPage({ route }) {
         </button>
         <button class="small ghost" onClick=${download} disabled=${downloading} title="Download the full logs from disk">${downloading ? "Preparing…" : "Download"}</button>
       </div>
-      ${error && html`<div class="callout bad slim">Regular expression: ${error}</div>`}
+      <div class="filter-error" role="alert">${error && html`<div class="callout bad slim">Regular expression: ${error}</div>`}</div>
       <div class="logbox" ref=${box} id="log-lines" tabindex="0" aria-label="Log lines"></div>
       <div class="statusbar">
         <span id="log-count">${count.toLocaleString()} ${count === 1 ? "line" : "lines"}${pred ? ` match of ${total.toLocaleString()}` : ""}</span>
@@ -744,8 +744,8 @@ function JobPage({ id, openRun }) {
         </div>
         <div class="actions">
           ${job && !mine && (watching
-            ? html`<button id="job-unwatch" onClick=${() => watch(false)} title="Stop being told when it ends">Unwatch</button>`
-            : html`<button id="job-watch" class="primary" onClick=${() => watch(true)} disabled=${!running} title="Be told when it ends">Watch</button>`)}
+            ? html`<button key="unwatch" id="job-unwatch" onClick=${() => watch(false)} title="Stop being told when it ends">Unwatch</button>`
+            : html`<button key="watch" id="job-watch" class="primary" onClick=${() => watch(true)} disabled=${!running} title="Be told when it ends">Watch</button>`)}
           ${running && html`<button class="danger" onClick=${() => act("Cancel", () => api("POST", `/v1/jobs/${id}/cancel`)).then(refresh)}>Cancel</button>`}
           ${job && !running && html`<button id="job-rerun" onClick=${rerun}>Re-run</button>`}
         </div>
