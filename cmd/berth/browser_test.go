@@ -100,15 +100,9 @@ func TestDashboard_Browser(t *testing.T) {
 		t.Errorf("web's published port link = %q, want one to port %d", got, webPort)
 	}
 	screenshot(t, owner, artifacts, "overview.png")
-	step(t, owner, "dark mode", 5*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
-		return chromedp.Void{}, err
-	})
+	step(t, owner, "dark mode", 5*time.Second, colorScheme("dark"))
 	screenshot(t, owner, artifacts, "overview-dark.png")
-	step(t, owner, "light mode", 5*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
-		return chromedp.Void{}, err
-	})
+	step(t, owner, "light mode", 5*time.Second, colorScheme(""))
 
 	// Restart web from its card: its state changes live (no reload) and comes back healthy.
 	step(t, owner, "watch web's state", 5*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
@@ -126,6 +120,7 @@ func TestDashboard_Browser(t *testing.T) {
 		document.querySelector("#svc-web").dataset.state === "healthy" &&
 		document.querySelector("#svc-web tbody tr td:nth-child(4)").textContent.trim() === "1"`)
 	t.Logf("web went through: %s", evalString(t, owner, `window.__webStates.join(" → ")`))
+	waitJS(t, owner, "the card says who restarted web", 10*time.Second, `(document.querySelector("#svc-web .last-action")?.textContent || "").includes("restart web by you")`)
 
 	// Scale worker to 2 replicas and back, from its card.
 	scale := func(n string) {
@@ -140,6 +135,7 @@ func TestDashboard_Browser(t *testing.T) {
 			`document.querySelectorAll('#svc-worker tbody tr[data-state="running"]').length === `+n+` && document.querySelectorAll('#svc-worker tbody tr').length === `+n)
 	}
 	scale("2")
+	screenshot(t, owner, artifacts, "overview-actions.png")
 	scale("1")
 
 	// A second user, in a browser context of their own, signs in as bob.
@@ -156,8 +152,11 @@ func TestDashboard_Browser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("run-command")),
 	)
 	waitJS(t, owner, "run dialog on web", 5*time.Second, `document.getElementById("run-service").value === "web"`)
-	step(t, owner, "run a one-off", 10*time.Second,
-		chromedp.SendKeys(chromedp.ID("run-command"), `sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do echo "step $i of 14"; sleep 0.4; done; echo finished'`),
+	step(t, owner, "type a one-off", 10*time.Second,
+		chromedp.SendKeys(chromedp.ID("run-command"), `sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do echo "step $i of 14"; sleep 0.4; done; printf "\\033[1;32mfinished\\033[0m in \\033[38;5;208morange\\033[0m\\n"'`),
+	)
+	screenshot(t, owner, artifacts, "run-dialog.png")
+	step(t, owner, "run it", 10*time.Second,
 		chromedp.Click(chromedp.ID("run-submit")),
 		chromedp.WaitVisible(chromedp.ID("job-status")),
 	)
@@ -183,7 +182,14 @@ func TestDashboard_Browser(t *testing.T) {
 	})()`)
 	waitJS(t, owner, "job succeeded", 30*time.Second, `document.querySelector("#job-status").dataset.status === "succeeded" &&
 		document.getElementById("job-exit").textContent.trim() === "0" &&
-		[...document.querySelectorAll("#job-output .ln")].some((r) => r.textContent.includes("finished"))`)
+		[...document.querySelectorAll("#job-output .ln")].some((r) => r.textContent.endsWith("finished in orange"))`)
+	// ANSI colours are rendered, not shown as escapes.
+	waitJS(t, owner, "colours", 5*time.Second, `(() => {
+		const green = document.querySelector("#job-output .ansi-fg-2.ansi-b");
+		const orange = [...document.querySelectorAll("#job-output .lx span")].find((s) => s.textContent === "orange");
+		return green && green.textContent === "finished" && orange && getComputedStyle(orange).color === "rgb(255, 135, 0)" &&
+			![...document.querySelectorAll("#job-output .ln")].some((r) => r.textContent.includes("[0m"));
+	})()`)
 	if got := evalString(t, owner, `document.getElementById("job-watchers").textContent`); !strings.Contains(got, "bob") {
 		t.Errorf("the owner's job page lists watchers %q, want bob among them", got)
 	}
@@ -211,6 +217,9 @@ func TestDashboard_Browser(t *testing.T) {
 		return rows.length > 10 && rows.some((r) => /worker\.?\d*job \d+: 50%/.test(r));
 	})()`)
 	screenshot(t, owner, artifacts, "logs.png")
+	step(t, owner, "dark mode", 5*time.Second, colorScheme("dark"))
+	screenshot(t, owner, artifacts, "logs-dark.png")
+	step(t, owner, "light mode", 5*time.Second, colorScheme(""))
 	// Scrolling up pauses following and shows the oldest lines.
 	step(t, owner, "scroll to the top", 5*time.Second, chromedp.Evaluate[chromedp.Void](`document.getElementById("log-lines").scrollTop = 0`))
 	waitJS(t, owner, "oldest lines, paused", 10*time.Second, `(() => {
@@ -257,6 +266,18 @@ func TestDashboard_Browser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("login")),
 	)
 	screenshot(t, stranger, artifacts, "login.png")
+}
+
+// colorScheme emulates prefers-color-scheme (dark, light; "" for the system's).
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		var p emulation.SetEmulatedMediaParams
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, p)
+		return chromedp.Void{}, err
+	}
 }
 
 // findChromium returns the path of a Chromium or Chrome binary, or "".

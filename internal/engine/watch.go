@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/project"
@@ -24,6 +25,9 @@ const (
 	actionSyncRestart = "sync+restart"
 	actionSyncExec    = "sync+exec"
 )
+
+// watchMaxWait bounds how long continuous file activity delays a reaction.
+const watchMaxWait = 10 * time.Second
 
 // WatchPathError says a develop.watch path does not exist.
 type WatchPathError struct {
@@ -76,6 +80,10 @@ func (e *Engine) startWatches(names []string) error {
 				Ignore:      rule.Ignore,
 				Include:     rule.Include,
 				IgnoreFiles: []string{filepath.Join(rule.Path, ".dockerignore"), filepath.Join(rule.Path, ".gitignore")},
+				// A burst (git checkout, a formatter over the tree) is one
+				// change as long as it keeps going; only activity that never
+				// pauses for 100 ms is cut, after this long.
+				MaxWait: watchMaxWait,
 			})
 			if err != nil {
 				for _, a := range added {

@@ -2,10 +2,8 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -168,9 +166,4 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// isReset reports whether err says the peer reset or closed the connection.
-func isConnError(err error) bool {
-	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 }

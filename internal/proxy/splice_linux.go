@@ -12,8 +12,9 @@ import (
 
 const (
 	// pipeSize is what a pipe is asked to hold (F_SETPIPE_SZ): the most
-	// one splice moves. Like Go's own splice, 1 MiB; a refusal (over the
-	// user's pipe-user-pages-soft) leaves the default 64 KiB.
+	// one splice moves. 1 MiB, as Go's own splice asks; a refusal (see
+	// pipe-max-size and pipe-user-pages-hard in proc(5)) leaves the pipe as
+	// it was made, 64 KiB by default.
 	pipeSize = 1 << 20
 	// pipesKept is how many idle pipes a pipePool keeps for reuse.
 	pipesKept = 32
@@ -71,8 +72,8 @@ func (p *pipe) close() {
 	unix.Close(p.w)
 }
 
-// close closes the idle pipes. Pipes lent out when it is called are closed
-// as they come back.
+// close closes the idle pipes. It is called once nothing uses the pool any
+// more: Proxy.Close calls it after every session has ended.
 func (pp *pipePool) close() {
 	for {
 		select {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command proxybench compares berth's proxy (internal/proxy) with nginx and
 // net/http/httputil.ReverseProxy, all in front of the same small Go backend,
 // measured with wrk. bench/proxy/run.sh runs it; see bench/proxy/README.md.

@@ -330,6 +330,8 @@ function ServiceCard({ svc, openRun }) {
     loadJobs();
   };
   const command = rs.length ? rs[0].Command : "";
+  const me = state.me ? state.me.user : "";
+  const last = state.jobs.find((j) => j.Service === svc.name && isActionJob(j));
   return html`
     <section class=${"card service tone-edge-" + sum.tone} id=${"svc-" + svc.name} data-service=${svc.name} data-state=${sum.label}>
       <div class="card-head">
@@ -356,7 +358,11 @@ function ServiceCard({ svc, openRun }) {
               </form>`}
         </div>
       </div>
-      ${command && html`<div class="command mono" title="Command">${command}</div>`}
+      <div class="svc-sub">
+        ${command && html`<span class="command mono" title="Command">${command}</span>`}
+        ${last && html`<a class="last-action muted" href=${`#/jobs/${last.ID}`} title="The last action on this service">
+          ${jobLabel(last)} by ${last.LaunchedBy === me ? "you" : last.LaunchedBy || "?"}, ${ago(last.CreatedAt)}${last.Status === "failed" ? " (failed)" : ""}</a>`}
+      </div>
       ${rs.length > 0 && html`
         <table class="replicas">
           <thead><tr><th>Replica</th><th>State</th><th>Health</th><th class="num">Restarts</th><th>Uptime</th><th class="num">PID</th></tr></thead>
@@ -464,6 +470,7 @@ function LogsPage({ route }) {
   useEffect(() => {
     const vl = new VList(box.current, {
       rowHeight: 20,
+      minInterval: 33,
       renderRow: () => "",
       onFollow: (on) => setFollow(on),
       onClick: (line) => setDetail(line),
@@ -727,7 +734,7 @@ function JobPage({ id, openRun }) {
       <div class="page-head">
         <div class="grow">
           <p class="crumbs"><a href="#/jobs">Jobs</a> / #${id}</p>
-          <h1 class="job-title">
+          <h1 class="job-title" title=${job ? jobLabel(job) : ""}>
             <span class="mono">${job ? jobLabel(job) || "(the service's command)" : "…"}</span>
           </h1>
           ${job && html`

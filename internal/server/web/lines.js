@@ -111,7 +111,7 @@ export class LineView {
  * newest line in sight; scrolling up leaves follow mode.
  */
 export class VList {
-  constructor(el, { rowHeight = 20, renderRow, onFollow, onClick }) {
+  constructor(el, { rowHeight = 20, renderRow, onFollow, onClick, minInterval = 0 }) {
     this.el = el;
     this.rh = rowHeight;
     this.renderRow = renderRow;
@@ -124,7 +124,8 @@ export class VList {
     this.spacer.className = "vl-spacer";
     el.appendChild(this.spacer);
     this.frame = 0;
-    this.lastTop = 0;
+    this.minInterval = minInterval;
+    this.lastRender = 0;
     this.ignoreScroll = false;
     this.onScroll = () => {
       if (this.ignoreScroll) { this.ignoreScroll = false; this.schedule(); return; }
@@ -184,10 +185,18 @@ export class VList {
 
   schedule() {
     if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
+    const tick = (now) => {
+      // Under a stream of lines, render at most every minInterval ms: each
+      // render repaints the list, and the budget is latency, not frame rate.
+      if (now - this.lastRender < this.minInterval - 2) {
+        this.frame = requestAnimationFrame(tick);
+        return;
+      }
       this.frame = 0;
+      this.lastRender = now;
       this.render();
-    });
+    };
+    this.frame = requestAnimationFrame(tick);
   }
 
   render() {

@@ -156,6 +156,8 @@ async function loadServices() {
   change();
 }
 
+let jobsTimer = 0;
+
 export async function loadJobs() {
   try {
     state.jobs = await api("GET", "/v1/jobs?limit=100");
@@ -168,7 +170,8 @@ export async function loadJobs() {
 
 function notify(p) {
   if (p.type !== "job_ended") return;
-  const cmd = (p.command || []).join(" ");
+  let cmd = (p.command || []).join(" ");
+  if (cmd.length > 120) cmd = cmd.slice(0, 119) + "…";
   const mine = state.me && p.launched_by === state.me.user;
   const who = mine ? "your job" : `${p.launched_by || "someone"}'s job`;
   const verb = p.status === "succeeded" ? "succeeded" : p.status === "cancelled" ? "was cancelled" : `failed${p.exit_code != null ? ` (exit ${p.exit_code})` : ""}`;
@@ -199,6 +202,9 @@ export async function start() {
       setReplicas(p.service, p.replicas);
       state.services.get(p.service).fromStream = true;
       change();
+      // A state change may be someone's action: the jobs list says whose.
+      clearTimeout(jobsTimer);
+      jobsTimer = setTimeout(loadJobs, 500);
     }
   });
   conn.on("events", (f) => {
