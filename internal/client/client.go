@@ -307,7 +307,7 @@ func stream[T any](c *Client, ctx context.Context, path string, fn func(T) error
 // WaitReady polls socketPath until an engine answers, the deadline passes or
 // exited is closed (the engine process died).
 func WaitReady(ctx context.Context, socketPath string, exited <-chan struct{}) (*Client, error) {
-	t := time.NewTicker(20 * time.Millisecond)
+	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
 		c, err := Dial(ctx, socketPath)
