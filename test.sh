@@ -16,6 +16,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # berth share is tested against a real OpenSSH server.
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# The dashboard is tested in a real browser.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
 fi
