@@ -35,7 +35,7 @@ debugger such as pdb at a breakpoint(). Its output still reaches the logs. Detac
 ctrl-p ctrl-q; the service goes on.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

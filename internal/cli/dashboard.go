@@ -17,7 +17,7 @@ func newDashboardCmd(f *factory) *cobra.Command {
 		Short: "Print the address of the running project's dashboard and API (with your token)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ without, it publishes each line of standard input until EOF.`,
 			if !strings.HasPrefix(stream, "topic/") {
 				stream = "topic/" + stream
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/client"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/project"
 )
 
 func newDownCmd(f *factory) *cobra.Command {
@@ -20,7 +21,20 @@ func newDownCmd(f *factory) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			dir, p, err := f.stateDir(ctx)
+			// The volumes to remove come from the compose file; without -v
+			// the project's name is enough.
+			var p *project.Project
+			name, err := f.projectName(ctx)
+			if err != nil {
+				return err
+			}
+			if volumes {
+				if _, p, err = f.stateDir(ctx); err != nil {
+					return err
+				}
+				name = p.Name
+			}
+			dir, err := engine.StateDir(name)
 			if err != nil {
 				return err
 			}
@@ -35,7 +49,7 @@ func newDownCmd(f *factory) *cobra.Command {
 				if err := c.Down(context.WithoutCancel(ctx), engine.DownRequest{Timeout: timeoutOpt(timeout), RemoveOrphans: removeOrphans}); err != nil {
 					return err
 				}
-				fmt.Fprintf(f.ios.ErrOut, " ✔ Project %s  Stopped\n", p.Name)
+				fmt.Fprintf(f.ios.ErrOut, " ✔ Project %s  Stopped\n", name)
 			}
 			if volumes {
 				if err := engine.RemoveVolumes(dir, p.Volumes); err != nil {

@@ -73,6 +73,38 @@ func (f *factory) stateDir(ctx context.Context) (string, *project.Project, error
 	return dir, p, err
 }
 
+// projectName finds the project's name: quickly when the files say it
+// plainly, else by loading the project.
+func (f *factory) projectName(ctx context.Context) (string, error) {
+	opts := f.loadOptions()
+	if name, ok := project.QuickName(opts); ok {
+		return name, nil
+	}
+	_, p, err := f.stateDir(ctx)
+	if err != nil {
+		return "", err
+	}
+	return p.Name, nil
+}
+
+// client returns a client of the project's running engine and the
+// project's name, without loading the whole project when it can.
+func (f *factory) client(ctx context.Context) (*client.Client, string, error) {
+	name, err := f.projectName(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := engine.StateDir(name)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := client.Dial(ctx, engine.SocketPath(dir))
+	if errors.Is(err, client.ErrNotRunning) {
+		return nil, name, fmt.Errorf("project %q is not running: %w\nhint: start it with `berth up -d`", name, err)
+	}
+	return c, name, err
+}
+
 // connect returns a client of the project's running engine, or an error
 // saying that the project is not running and how to start it.
 func (f *factory) connect(ctx context.Context) (*client.Client, *project.Project, error) {

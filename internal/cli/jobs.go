@@ -91,7 +91,7 @@ func newExecCmd(f *factory) *cobra.Command {
 // runJob starts a job, then (unless detached) prints its output until it
 // ends and exits with its exit code. Ctrl-C cancels the job.
 func runJob(ctx context.Context, f *factory, req engine.JobRequest, detach bool) error {
-	c, _, err := f.connect(ctx)
+	c, _, err := f.client(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func newJobsCmd(f *factory) *cobra.Command {
 			if format != "table" && format != "json" {
 				return usageErrorf("--format %q: want table or json", format)
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -241,7 +241,7 @@ func newJobsShowCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -279,7 +279,7 @@ func newJobsWatchCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -299,7 +299,7 @@ func newJobsCancelCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -319,7 +319,7 @@ func newTokenCmd(f *factory) *cobra.Command {
 		Short: "Create a token for NAME and print its dashboard URL (shown once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -340,7 +340,7 @@ func newTokenCmd(f *factory) *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -368,7 +368,7 @@ func newTokenCmd(f *factory) *cobra.Command {
 		Short: "Revoke NAME's token: requests and new connections with it are refused (open WebSockets stay until they close)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func newStartCmd(f *factory) *cobra.Command {
 		Use:   "start [SERVICE...]",
 		Short: "Start stopped services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,7 @@ func newStopCmd(f *factory) *cobra.Command {
 		Use:   "stop [OPTIONS] [SERVICE...]",
 		Short: "Stop services (stop signal, then SIGKILL after the grace period)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ func newRestartCmd(f *factory) *cobra.Command {
 		Use:   "restart [OPTIONS] [SERVICE...]",
 		Short: "Restart services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ func newKillCmd(f *factory) *cobra.Command {
 		Use:   "kill [OPTIONS] [SERVICE...]",
 		Short: "Send a signal (default SIGKILL) to services' process groups",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -95,7 +95,7 @@ func newTopCmd(f *factory) *cobra.Command {
 		Use:   "top [SERVICE...]",
 		Short: "Show the processes of running services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func newEventsCmd(f *factory) *cobra.Command {
 		Use:   "events [OPTIONS] [SERVICE...]",
 		Short: "Stream the project's events (start, die, health_status, ...)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, p, err := f.connect(cmd.Context())
+			c, name, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -157,7 +157,7 @@ func newEventsCmd(f *factory) *cobra.Command {
 				if ctl, ok := fr.Control(); ok {
 					switch ctl.Op {
 					case "subscribed":
-						fmt.Fprintf(f.ios.ErrOut, "Watching the events of project %q (Ctrl-C to stop)\n", p.Name)
+						fmt.Fprintf(f.ios.ErrOut, "Watching the events of project %q (Ctrl-C to stop)\n", name)
 					case "missed":
 						fmt.Fprintf(f.ios.ErrOut, "berth: %d events missed (reader too slow)\n", ctl.Count)
 					case "error":

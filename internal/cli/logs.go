@@ -22,7 +22,7 @@ func newLogsCmd(f *factory) *cobra.Command {
 				}
 				n = v
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -22,7 +22,7 @@ func newPsCmd(f *factory) *cobra.Command {
 			if format != "table" && format != "json" {
 				return usageErrorf("--format %q: want table or json", format)
 			}
-			c, _, err := f.connect(cmd.Context())
+			c, _, err := f.client(cmd.Context())
 			if err != nil {
 				return err
 			}
