@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/berth-dev/berth/internal/project"
 	"github.com/berth-dev/berth/internal/proxy"
@@ -53,8 +54,7 @@ func (e *Engine) openProxies(s *service) error {
 		})
 		if err != nil {
 			e.closeProxies(s)
-			var le *proxy.ListenError
-			if errors.As(err, &le) || strings.Contains(err.Error(), "in use") {
+			if errors.Is(err, syscall.EADDRINUSE) {
 				return &PortInUseError{Service: s.spec.Name, Port: port.Published, Holder: portHolder(port.Published), Err: err}
 			}
 			return fmt.Errorf("service %q: publish port %d: %w", s.spec.Name, port.Published, err)
