@@ -16,7 +16,9 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestDashboard_Browser drives the dashboard in headless Chromium against a
@@ -266,6 +268,222 @@ func TestDashboard_Browser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("login")),
 	)
 	screenshot(t, stranger, artifacts, "login.png")
+}
+
+// TestDashboard_Terminal drives the dashboard's terminal in headless
+// Chromium: a Python service on a terminal (tty, stdin_open) stops at
+// breakpoint(); its card's Terminal button attaches xterm.js to it; pdb is
+// driven from the keyboard (p 6*7, the terminal's size as the process sees
+// it before and after the panel is resized, c); detaching leaves the service
+// running; and a shell (an interactive exec job) in another service echoes
+// and exits, and the panel says how the job ended.
+func TestDashboard_Terminal(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if testing.Short() {
+			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
+		}
+		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
+	}
+	berth, err := exec.LookPath("berth")
+	if err != nil {
+		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
+	}
+	artifacts := artifactsDir(t)
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"compose.yaml": `name: term
+services:
+  debug:
+    command: python3 app.py
+    tty: true
+    stdin_open: true
+  box:
+    command: sleep 300
+`,
+		"app.py": `import time
+
+x = 6
+breakpoint()
+y = x * 7
+print("after", y, flush=True)
+time.sleep(300)
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(),
+		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
+		"HOME="+filepath.Join(dir, "home"),
+		"NO_COLOR=1",
+		"GORACE=atexit_sleep_ms=0",
+	)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(berth, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	run("up", "-d", "--port", strconv.Itoa(freePort(t)))
+	t.Cleanup(func() {
+		cmd := exec.Command(berth, "down")
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("berth down: %v\n%s", err, out)
+		}
+	})
+	ownerURL := run("dashboard", "--url")
+
+	b := newBrowser(t, chrome)
+	tab := b.tab(t)
+	step(t, tab, "open the dashboard", 20*time.Second,
+		chromedp.Navigate(ownerURL),
+		chromedp.WaitVisible(chromedp.ID("whoami")),
+		chromedp.Evaluate[chromedp.Void](`window.__errors = [];
+		addEventListener("error", (e) => window.__errors.push(String(e.message)));
+		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+		addEventListener("securitypolicyviolation", (e) => window.__errors.push("CSP: " + e.violatedDirective + " " + e.blockedURI))`),
+	)
+
+	// ps is the debug service's replicas as /v1/ps gives them: "state pid restarts".
+	ps := func() string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](`fetch("/v1/ps").then((r) => r.json()).then((ps) =>
+			ps.filter((r) => r.Service === "debug").map((r) => r.State + " " + r.Pid + " " + r.Restarts).join(", "))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("GET /v1/ps: %v", err)
+		}
+		return s
+	}
+
+	// debug runs on a terminal: its card has a Terminal button; box does not, but has Shell.
+	waitJS(t, tab, "debug's Terminal button", 20*time.Second, `!!document.querySelector('#svc-debug button[data-action="terminal"]') &&
+		!!document.querySelector('#svc-box button[data-action="shell"]')`)
+	before := ps()
+	if !strings.HasPrefix(before, "running ") {
+		t.Fatalf("debug before attach: %q, want running", before)
+	}
+
+	// The terminal's text: its rows, as xterm.js renders them.
+	const rows = `[...document.querySelectorAll("#terminal-screen .xterm-rows > div")].map((r) => r.textContent.replace(/\u00a0/g, " ").trimEnd())`
+	keys := func(what, s string) {
+		t.Helper()
+		step(t, tab, what, 10*time.Second, chromedp.Focus(chromedp.CSS("#terminal-screen textarea")), typeKeys(s))
+	}
+	step(t, tab, "open debug's terminal", 10*time.Second, chromedp.Click(chromedp.CSS(`#svc-debug button[data-action="terminal"]`)))
+	waitJS(t, tab, "attached, at the pdb prompt", 15*time.Second, `document.getElementById("terminal")?.dataset.state === "attached" &&
+		`+rows+`.some((r) => r.startsWith("(Pdb)"))`)
+	keys("type p 6*7", "p 6*7\r")
+	waitJS(t, tab, "42", 10*time.Second, rows+`.includes("42")`)
+
+	// The process sees the terminal's size, and its new size once the panel is resized.
+	size := func(what string) string {
+		t.Helper()
+		cr := evalString(t, tab, `(() => { const d = document.getElementById("terminal").dataset; return d.cols + "x" + d.rows; })()`)
+		cols, rowsN, _ := strings.Cut(cr, "x")
+		want := fmt.Sprintf("os.terminal_size(columns=%s, lines=%s)", cols, rowsN)
+		keys("ask pdb the terminal's size", `p __import__("shutil").get_terminal_size()`+"\r")
+		waitJS(t, tab, what+": "+want, 10*time.Second, rows+`.includes(`+strconv.Quote(want)+`)`)
+		return cr
+	}
+	first := size("the size pdb sees")
+	step(t, tab, "make the panel taller", 10*time.Second,
+		chromedp.Focus(chromedp.CSS("#terminal .dock-grip")),
+		chromedp.KeyEvent(kb.ArrowUp), chromedp.KeyEvent(kb.ArrowUp), chromedp.KeyEvent(kb.ArrowUp),
+	)
+	waitJS(t, tab, "more rows", 10*time.Second, `(() => { const d = document.getElementById("terminal").dataset; return d.cols + "x" + d.rows !== `+strconv.Quote(first)+`; })()`)
+	second := size("the size pdb sees after a resize")
+	t.Logf("terminal size: %s, then %s", first, second)
+
+	keys("type c", "c\r")
+	waitJS(t, tab, "after 42", 10*time.Second, rows+`.includes("after 42")`)
+	screenshot(t, tab, artifacts, "terminal.png")
+	step(t, tab, "dark mode", 5*time.Second, colorScheme("dark"))
+	screenshot(t, tab, artifacts, "terminal-dark.png")
+	step(t, tab, "light mode", 5*time.Second, colorScheme(""))
+
+	// Detach: the panel says so, and the service goes on, the same process.
+	step(t, tab, "detach", 5*time.Second, chromedp.Click(chromedp.ID("term-detach")))
+	waitJS(t, tab, "detached", 10*time.Second, `document.getElementById("terminal").dataset.state === "detached" &&
+		document.getElementById("term-message").textContent.includes("debug goes on")`)
+	if after := ps(); after != before {
+		t.Errorf("debug after detach: %q, want it unchanged: %q", after, before)
+	}
+	// Attach again: the recent output is replayed. Ctrl-p Ctrl-q detaches, as in `berth attach`.
+	step(t, tab, "attach again", 5*time.Second, chromedp.Click(chromedp.ID("term-attach")))
+	waitJS(t, tab, "attached again, with the recent output", 10*time.Second, `document.getElementById("terminal").dataset.state === "attached" && `+rows+`.includes("after 42")`)
+	step(t, tab, "ctrl-p ctrl-q", 5*time.Second,
+		chromedp.Focus(chromedp.CSS("#terminal-screen textarea")),
+		chromedp.KeyEvent("p", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.KeyEvent("q", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+	)
+	waitJS(t, tab, "detached by keys", 10*time.Second, `document.getElementById("terminal").dataset.state === "detached"`)
+
+	// A shell next to box (an interactive exec job): it echoes, then exits, and the panel says how the job ended.
+	step(t, tab, "open a shell in box", 10*time.Second, chromedp.Click(chromedp.CSS(`#svc-box button[data-action="shell"]`)))
+	waitJS(t, tab, "the shell's prompt", 15*time.Second, `document.getElementById("terminal")?.dataset.state === "attached" &&
+		document.querySelector("#terminal .dock-head").textContent.includes("Shell") && `+rows+`.some((r) => /[#$]$/.test(r))`)
+	keys("type echo", "echo hi-from-exec\r")
+	waitJS(t, tab, "hi-from-exec", 10*time.Second, rows+`.includes("hi-from-exec")`)
+	screenshot(t, tab, artifacts, "terminal-shell.png")
+	// The shell is a job: its page (the panel stays open across pages) records
+	// its output and, while it runs, offers its terminal.
+	step(t, tab, "open the shell's job page", 5*time.Second, chromedp.Click(chromedp.CSS(`#terminal .dock-head a[href^="#/jobs/"]`)))
+	waitJS(t, tab, "the job page: running, on a terminal, with the output", 10*time.Second, `document.querySelector("#job-status")?.dataset.status === "running" &&
+		!!document.getElementById("job-terminal") && document.getElementById("terminal")?.dataset.state === "attached" &&
+		[...document.querySelectorAll("#job-output .ln .lx")].some((r) => r.textContent === "hi-from-exec")`)
+	keys("type exit", "exit\r")
+	waitJS(t, tab, "the shell ended", 15*time.Second, `document.getElementById("terminal").dataset.state === "ended" &&
+		/job #\d+ succeeded \(exit 0\)/.test(document.getElementById("term-message").textContent)`)
+	step(t, tab, "close the panel", 5*time.Second, chromedp.Click(chromedp.ID("term-close")))
+	waitJS(t, tab, "the panel is gone", 5*time.Second, `!document.getElementById("terminal")`)
+	if after := ps(); after != before {
+		t.Errorf("debug at the end: %q, want it unchanged: %q", after, before)
+	}
+	if errs := evalString(t, tab, `window.__errors.join(" | ")`); errs != "" {
+		t.Errorf("page errors: %s", errs)
+	}
+}
+
+// typeKeys types s into the focused element as a keyboard does: one keyDown
+// carrying the key's text, then a keyUp, for each key. (chromedp's SendKeys
+// and KeyEvent send the text in a separate char event, which xterm.js takes
+// as a second keystroke: every character arrives twice.)
+func typeKeys(s string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for _, r := range s {
+			var down, up *input.DispatchKeyEventParams
+			text, unmodified := "", ""
+			for _, k := range kb.Encode(r) {
+				switch k.Type {
+				case kb.KeyDown:
+					down = k
+				case kb.KeyChar:
+					text, unmodified = k.Text, k.UnmodifiedText
+				case kb.KeyUp:
+					up = k
+				}
+			}
+			down.Text, down.UnmodifiedText = text, unmodified
+			for _, k := range []*input.DispatchKeyEventParams{down, up} {
+				if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, *k); err != nil {
+					return chromedp.Void{}, err
+				}
+			}
+		}
+		return chromedp.Void{}, nil
+	}
 }
 
 // colorScheme emulates prefers-color-scheme (dark, light; "" for the system's).

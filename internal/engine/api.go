@@ -92,7 +92,9 @@ type ReplicaStatus struct {
 	FinishedAt   time.Time `json:"FinishedAt,omitzero"`
 	WaitingFor   string    `json:"WaitingFor,omitempty"`
 	HealthOutput string    `json:"HealthOutput,omitempty"`
-	Error        string    `json:"Error,omitempty"`
+	// TTY says the replica runs on a terminal (berth attach works).
+	TTY   bool   `json:"TTY"`
+	Error string `json:"Error,omitempty"`
 }
 
 // Event is one thing that happened in the project, in the shape of

@@ -57,6 +57,7 @@ func (e *Engine) statusLocked(r *replica, now time.Time) ReplicaStatus {
 		WaitingFor:   r.waitingFor,
 		HealthOutput: r.healthOutput,
 		Error:        r.errMsg,
+		TTY:          r.term != nil,
 		Publishers:   []Publisher{},
 	}
 	for _, p := range r.svc.spec.Ports {

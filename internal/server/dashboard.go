@@ -25,7 +25,7 @@ import (
 // modules by web/vendor.sh): no build step, so the files below are what the
 // browser runs. web/vendor.sh itself is not embedded.
 //
-//go:embed web/index.html web/login.html web/*.js web/*.css web/*.svg web/vendor/*.mjs web/vendor/*.LICENSE
+//go:embed web/index.html web/login.html web/*.js web/*.css web/*.svg web/vendor/*.mjs web/vendor/*.css web/vendor/*.LICENSE
 var webFiles embed.FS
 
 // webAsset is one embedded file, ready to serve.

@@ -8,7 +8,8 @@ import htm from "./vendor/htm.mjs";
 import { api, ndjson } from "./api.js";
 import { ansiToHTML, escapeHTML, hasANSI } from "./ansi.js";
 import { LineBuffer, LineView, VList, clock } from "./lines.js";
-import { state, conn, change, subscribe, start, toast, dismiss, colourOf, plainText, loadJobs, downloadLogs, onNotice, MAX_LOG_LINES } from "./store.js";
+import { state, conn, change, subscribe, start, toast, dismiss, colourOf, plainText, loadJobs, downloadLogs, onNotice, MAX_LOG_LINES, openTerminal, closeTerminal, onTerminal } from "./store.js";
+import { TermSession, probeTerminal, attachPath } from "./terminal.js";
 
 const html = htm.bind(h);
 
@@ -144,6 +145,14 @@ async function act(label, fn) {
   }
 }
 
+/** openShell starts `sh` on a terminal next to a running service (an exec job) and attaches to it. */
+async function openShell(service) {
+  const job = await act(`Shell in ${service}`, () => api("POST", "/v1/jobs", { kind: "exec", service, command: ["sh"], tty: true }));
+  if (!job) return;
+  loadJobs();
+  openTerminal({ kind: "job", id: job.ID, service, command: job.Command });
+}
+
 // ---------- shell ----------
 
 function Badge({ tone, children, title }) {
@@ -202,6 +211,7 @@ function Toasts() {
 const SHORTCUTS = [
   ["g o", "Overview"], ["g l", "Logs"], ["g j", "Jobs"], ["r", "Run a command"],
   ["/", "Filter logs"], ["f", "Follow / pause logs"], ["End", "Jump to newest line"], ["?", "This help"], ["Esc", "Close, leave a field"],
+  ["Ctrl-p Ctrl-q", "Detach the terminal (in the terminal)"],
 ];
 
 function Help({ onClose }) {
@@ -224,6 +234,7 @@ function RunDialog({ initial, onClose }) {
   const [service, setService] = useState(initial.service || names[0] || "");
   const [kind, setKind] = useState(initial.kind || "exec");
   const [command, setCommand] = useState(initial.command || "");
+  const [tty, setTTY] = useState(!!initial.tty);
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState("");
   const input = useRef(null);
@@ -234,10 +245,11 @@ function RunDialog({ initial, onClose }) {
     setErr("");
     try {
       const argv = splitCommand(command);
-      const job = await api("POST", "/v1/jobs", { kind, service, command: argv.length ? argv : undefined });
+      const job = await api("POST", "/v1/jobs", { kind, service, command: argv.length ? argv : undefined, tty: tty || undefined });
       onClose();
       loadJobs();
-      location.hash = `#/jobs/${job.ID}`;
+      if (tty) openTerminal({ kind: "job", id: job.ID, service, command: job.Command });
+      else location.hash = `#/jobs/${job.ID}`;
     } catch (e2) {
       setErr(e2.message);
     } finally {
@@ -265,6 +277,10 @@ function RunDialog({ initial, onClose }) {
         <label>Command
           <input id="run-command" ref=${input} class="mono" value=${command} onInput=${(e) => setCommand(e.target.value)}
             placeholder=${kind === "run" ? "empty: the service's own command" : "e.g. python3 manage.py migrate"} autocomplete="off" spellcheck="false" />
+        </label>
+        <label class="check">
+          <input type="checkbox" id="run-tty" checked=${tty} onChange=${(e) => setTTY(e.target.checked)} />
+          <span>Interactive, in a terminal <span class="muted">(a shell, a REPL, a debugger: you type into it here)</span></span>
         </label>
         ${err && html`<div class="callout bad">${err}</div>`}
         <div class="dialog-actions">
@@ -332,6 +348,8 @@ function ServiceCard({ svc, openRun }) {
   const command = rs.length ? rs[0].Command : "";
   const me = state.me ? state.me.user : "";
   const last = state.jobs.find((j) => j.Service === svc.name && isActionJob(j));
+  const tty = onTerminal(svc);
+  const hasProcess = rs.some((r) => r.State === "running");
   return html`
     <section class=${"card service tone-edge-" + sum.tone} id=${"svc-" + svc.name} data-service=${svc.name} data-state=${sum.label}>
       <div class="card-head">
@@ -344,6 +362,10 @@ function ServiceCard({ svc, openRun }) {
         <div class="actions">
           ${ports.map((p) => html`<a class="port" href=${`http://${portHost(p.URL)}:${p.PublishedPort}/`} target="_blank" rel="noopener" title="Open in a new tab">:${p.PublishedPort}${p.TargetPort !== p.PublishedPort ? ` → ${p.TargetPort}` : ""} ↗</a>`)}
           <a class="button ghost small" href=${"#/logs/" + encodeURIComponent(svc.name)}>Logs</a>
+          ${tty && html`<button class="small" data-action="terminal" onClick=${() => openTerminal({ kind: "service", service: svc.name })}
+            title="Attach to its terminal: see it and type into it (a debugger at a breakpoint, a REPL)">Terminal</button>`}
+          ${hasProcess && html`<button class="small" data-action="shell" onClick=${() => openShell(svc.name)}
+            title="Open a shell next to the running service, in its environment (exec sh on a terminal)">Shell</button>`}
           ${anyRunning
             ? html`<button class="small" data-action="restart" disabled=${!!busy} onClick=${() => doAction("restart")}>${busy === "restart" ? "Restarting…" : "Restart"}</button>
                    <button class="small" data-action="stop" disabled=${!!busy} onClick=${() => doAction("stop")}>${busy === "stop" ? "Stopping…" : "Stop"}</button>`
@@ -701,6 +723,16 @@ function JobPage({ id, openRun }) {
     };
   }, [id]);
 
+  // A running job may be on a terminal (started with tty): then it can be attached.
+  const [tty, setTTY] = useState(false);
+  const isRunning = !!job && job.Status === "running";
+  useEffect(() => {
+    if (!isRunning) { setTTY(false); return; }
+    let live = true;
+    probeTerminal(attachPath({ kind: "job", id })).then((r) => live && setTTY(r.ok)).catch(() => {});
+    return () => { live = false; };
+  }, [id, isRunning]);
+
   if (err) return html`<main class="page"><div class="callout bad">Job #${id}: ${err}</div><p><a href="#/jobs">← All jobs</a></p></main>`;
   const me = state.me ? state.me.user : "";
   const tone = job ? JOB_TONE[job.Status] || "idle" : "idle";
@@ -753,6 +785,8 @@ function JobPage({ id, openRun }) {
           ${job && !mine && (watching
             ? html`<button key="unwatch" id="job-unwatch" onClick=${() => watch(false)} title="Stop being told when it ends">Unwatch</button>`
             : html`<button key="watch" id="job-watch" class="primary" onClick=${() => watch(true)} disabled=${!running} title="Be told when it ends">Watch</button>`)}
+          ${running && tty && html`<button id="job-terminal" class="primary" onClick=${() => openTerminal({ kind: "job", id: job.ID, service: job.Service, command: job.Command })}
+            title="It runs on a terminal: attach to it">Terminal</button>`}
           ${running && html`<button class="danger" onClick=${() => act("Cancel", () => api("POST", `/v1/jobs/${id}/cancel`)).then(refresh)}>Cancel</button>`}
           ${job && !running && html`<button id="job-rerun" onClick=${rerun}>Re-run</button>`}
         </div>
@@ -765,6 +799,160 @@ function JobPage({ id, openRun }) {
       </div>
       <div class="logbox job-output" ref=${box} id="job-output" tabindex="0" aria-label="Job output"></div>
     </main>`;
+}
+
+// ---------- terminal ----------
+
+const DOCK_MIN = 120;
+let dockHeight = 0;
+try { dockHeight = +localStorage.getItem("berth.dock-height") || 0; } catch { /* no storage */ }
+
+function clampDock(h) {
+  return Math.max(DOCK_MIN, Math.min(Math.round(h), innerHeight - 52));
+}
+
+const TERM_STATES = {
+  connecting: ["wait", "connecting"], attached: ["ok", "attached"], detached: ["idle", "detached"],
+  ended: ["done", "ended"], lost: ["bad", "disconnected"], error: ["bad", "not attached"],
+};
+
+/**
+ * TerminalDock is the terminal panel docked at the bottom of the page (it
+ * stays while you move between pages): xterm.js attached to a service
+ * replica or an interactive job. Its top edge resizes it (drag, or arrow
+ * keys); the terminal follows its size.
+ */
+function TerminalDock({ target }) {
+  const screen = useRef(null);
+  const sess = useRef(null);
+  const [st, setSt] = useState({ state: "connecting", info: null });
+  const [size, setSize] = useState(null);
+  const [height, setHeight] = useState(() => clampDock(dockHeight || innerHeight * 0.42));
+  const [max, setMax] = useState(false);
+  const [job, setJob] = useState(null);
+  const isJob = target.kind === "job";
+  const h = max ? innerHeight - 52 : height;
+
+  useEffect(() => {
+    const s = new TermSession(screen.current, target, {
+      onState: (state, info) => setSt({ state, info: info || null }),
+      onSize: (cols, rows) => setSize([cols, rows]),
+    });
+    sess.current = s;
+    s.open().catch((e) => setSt({ state: "error", info: { message: "Could not load the terminal: " + e.message } }));
+    return () => s.dispose();
+  }, []);
+
+  useEffect(() => {
+    const onWindow = () => setHeight((v) => clampDock(v)); // also re-renders a maximised dock
+    addEventListener("resize", onWindow);
+    return () => removeEventListener("resize", onWindow);
+  }, []);
+
+  useEffect(() => {
+    document.documentElement.style.setProperty("--dock-h", h + "px");
+    return () => document.documentElement.style.removeProperty("--dock-h");
+  }, [h]);
+
+  // A job's terminal closes when its process ends: then say how the job ended.
+  useEffect(() => {
+    if (!isJob || (st.state !== "ended" && st.state !== "error")) return;
+    let live = true;
+    (async () => {
+      for (let i = 0; i < 20 && live; i++) {
+        try {
+          const j = await api("GET", `/v1/jobs/${target.id}`);
+          if (!live) return;
+          setJob(j);
+          if (j.Status !== "running" && j.Status !== "queued") return;
+        } catch { return; }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    return () => { live = false; };
+  }, [st.state]);
+
+  const resizeTo = (px) => {
+    const v = clampDock(px);
+    dockHeight = v;
+    try { localStorage.setItem("berth.dock-height", String(v)); } catch { /* no storage */ }
+    setMax(false);
+    setHeight(v);
+  };
+  const onGripDown = (e) => {
+    e.preventDefault();
+    const grip = e.currentTarget;
+    grip.setPointerCapture(e.pointerId);
+    const move = (ev) => resizeTo(innerHeight - ev.clientY);
+    const up = () => { grip.removeEventListener("pointermove", move); grip.removeEventListener("pointerup", up); grip.removeEventListener("pointercancel", up); };
+    grip.addEventListener("pointermove", move);
+    grip.addEventListener("pointerup", up);
+    grip.addEventListener("pointercancel", up);
+  };
+  const onGripKey = (e) => {
+    const step = e.shiftKey ? 120 : 30;
+    if (e.key === "ArrowUp") { e.preventDefault(); resizeTo(h + step); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); resizeTo(h - step); }
+  };
+
+  const svc = state.services.get(target.service);
+  const running = svc ? svc.replicas.filter((r) => r.State === "running") : [];
+  const replicaName = !isJob && (target.replica ? `replica ${target.replica}` : running.length > 1 ? `replica ${running[0].Replica}` : "");
+  const close = () => {
+    if (isJob && (st.state === "attached" || st.state === "detached") && !(job && job.Status !== "running")) {
+      toast("info", `Job #${target.id} goes on`, "Its shell still runs: open it again from its page, or cancel it there.", `#/jobs/${target.id}`);
+    }
+    closeTerminal();
+  };
+  const endJob = async () => {
+    await act("End the job", () => api("POST", `/v1/jobs/${target.id}/cancel`));
+  };
+  const [tone, label] = TERM_STATES[st.state] || ["idle", st.state];
+  const who = isJob ? "the job" : target.service;
+  let msg = null;
+  switch (st.state) {
+    case "detached": msg = html`Detached: ${who} goes on. <button class="link" onClick=${() => sess.current.connect()}>Attach again</button>`; break;
+    case "ended":
+      msg = isJob
+        ? html`The process ended${job && job.Status !== "running" ? html`: job <a href=${`#/jobs/${target.id}`}>#${target.id}</a> ${job.Status}${job.ExitCode != null ? ` (exit ${job.ExitCode})` : ""}` : ""}.`
+        : html`The process ended. ${target.service} may be restarted by its restart policy: <button class="link" onClick=${() => sess.current.connect()}>Attach again</button>`;
+      break;
+    case "lost": msg = html`The connection to berth was lost. <button class="link" onClick=${() => sess.current.connect()}>Attach again</button>`; break;
+    case "error": msg = html`${(st.info && st.info.message) || "Could not attach."}`; break;
+  }
+  return html`
+    <section class=${"dock" + (max ? " max" : "")} id="terminal" style=${{ height: h + "px" }} aria-label="Terminal"
+      data-state=${st.state} data-cols=${size ? size[0] : ""} data-rows=${size ? size[1] : ""}>
+      <div class="dock-grip" role="separator" aria-orientation="horizontal" aria-label="Resize the terminal" tabindex="0"
+        title="Drag (or use the arrow keys) to resize" onPointerDown=${onGripDown} onKeyDown=${onGripKey}></div>
+      <div class="dock-head">
+        <span class="term-glyph" aria-hidden="true">❯_</span>
+        ${isJob
+          ? html`<strong>Shell</strong><span class=${"svc-name c" + colourOf(target.service)}>${target.service}</span>
+                 <a class="mono small" href=${`#/jobs/${target.id}`} title="The job's page">#${target.id}</a>
+                 <span class="mono muted small term-cmd">${commandText(target.command)}</span>`
+          : html`<strong>Terminal</strong><span class=${"svc-name c" + colourOf(target.service)}>${target.service}</span>
+                 ${replicaName && html`<span class="muted small">${replicaName}</span>`}`}
+        <${Badge} tone=${tone}>${label}<//>
+        ${size && html`<span class="muted small mono" title="Columns × rows">${size[0]}×${size[1]}</span>`}
+        <div class="spacer"></div>
+        ${!isJob && running.length > 1 && html`
+          <select class="small" aria-label="Replica" value=${target.replica || running[0].Replica}
+            onChange=${(e) => openTerminal({ ...target, replica: +e.target.value })}>
+            ${running.map((r) => html`<option value=${r.Replica}>${r.Name}</option>`)}
+          </select>`}
+        ${st.state === "attached" || st.state === "connecting"
+          ? html`<button class="small" id="term-detach" onClick=${() => sess.current.detach()} title=${`Close the connection; ${who} goes on (Ctrl-p Ctrl-q)`}>Detach</button>`
+          : st.state !== "ended" && html`<button class="small" id="term-attach" onClick=${() => sess.current.connect()}>Attach again</button>`}
+        ${isJob && st.state !== "ended" && !(job && job.Status !== "running") && html`<button class="small danger" id="term-end" onClick=${endJob} title="Cancel the job (ends its process)">End</button>`}
+        <button class="icon" aria-label=${max ? "Restore the terminal's size" : "Maximise the terminal"} title=${max ? "Restore" : "Maximise"} onClick=${() => setMax(!max)}>${max ? "▾" : "▴"}</button>
+        <button class="icon" aria-label="Close the terminal" title="Close (detaches)" id="term-close" onClick=${close}>×</button>
+      </div>
+      ${msg && html`<div class=${"dock-msg " + (st.state === "error" || st.state === "lost" ? "bad" : "")} id="term-message" role="status">${msg}</div>`}
+      <div class="term-wrap" onClick=${() => sess.current && sess.current.focus()}>
+        <div class="term-screen" ref=${screen} id="terminal-screen"></div>
+      </div>
+    </section>`;
 }
 
 // ---------- app ----------
@@ -780,6 +968,7 @@ function App() {
     let g = false, gTimer = 0;
     const onKey = (e) => {
       const t = e.target;
+      if (t && t.closest && t.closest(".term-screen")) return; // every key goes to the terminal
       const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
       if (e.key === "Escape") {
         if (typing) t.blur();
@@ -826,6 +1015,7 @@ function App() {
   return html`
     <${Header} route=${route} />
     ${page}
+    ${state.terminal && html`<${TerminalDock} key=${state.terminal.key} target=${state.terminal.target} />`}
     <${Toasts} />
     ${run && html`<${RunDialog} initial=${run} onClose=${() => setRun(null)} />`}
     ${help && html`<${Help} onClose=${() => setHelp(false)} />`}

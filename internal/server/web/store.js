@@ -5,6 +5,7 @@
 import { api, ndjson, Conn } from "./api.js";
 import { LineBuffer } from "./lines.js";
 import { stripANSI } from "./ansi.js";
+import { attachPath, probeTerminal } from "./terminal.js";
 
 /** MAX_LOG_LINES caps the lines kept in the page; the on-disk log keeps all. */
 export const MAX_LOG_LINES = 200000;
@@ -23,6 +24,9 @@ export const state = {
   logServices: [], // services whose logs are followed
   missed: 0, // log lines the server could not send (slow page)
   notifyPerm: typeof Notification === "undefined" ? "unsupported" : Notification.permission,
+  // The terminal dock: {target: {kind: "service", service, replica} or
+  // {kind: "job", id, service, command}, key} or null.
+  terminal: null,
 };
 
 export const conn = new Conn();
@@ -154,6 +158,45 @@ async function loadServices() {
     followLogs(fresh);
   }
   change();
+}
+
+/** openTerminal shows the terminal dock attached to target (replacing any other). */
+export function openTerminal(target) {
+  const key = target.kind === "job" ? `job/${target.id}` : `service/${target.service}/${target.replica || 0}`;
+  state.terminal = { target, key: key + "#" + Date.now() };
+  change();
+}
+
+export function closeTerminal() {
+  state.terminal = null;
+  change();
+}
+
+// Whether a service runs on a terminal (tty or stdin_open). A replica
+// status that says so (a TTY field) is the answer; without one, the attach
+// endpoint is asked (probeTerminal) once per set of running processes.
+const ttyProbes = new Map(); // service → {key, ok}
+
+/** onTerminal reports whether a service has a running replica on a terminal. */
+export function onTerminal(svc) {
+  const running = svc.replicas.filter((r) => r.State === "running" && r.Pid);
+  if (!running.length) return false;
+  if (running.some((r) => typeof r.TTY === "boolean")) return running.some((r) => r.TTY);
+  const key = running.map((r) => `${r.Replica}:${r.Pid}`).join(",");
+  let p = ttyProbes.get(svc.name);
+  if (!p || p.key !== key) {
+    p = { key, ok: p ? p.ok : false }; // the last answer holds until the new one
+    ttyProbes.set(svc.name, p);
+    const mine = p;
+    probeTerminal(attachPath({ kind: "service", service: svc.name }))
+      .then((r) => {
+        if (ttyProbes.get(svc.name) !== mine || mine.ok === r.ok) return;
+        mine.ok = r.ok;
+        change();
+      })
+      .catch(() => {});
+  }
+  return p.ok;
 }
 
 let jobsTimer = 0;

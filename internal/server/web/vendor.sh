@@ -1,8 +1,10 @@
 #!/bin/sh
 # Vendors the dashboard's front-end libraries from the npm registry into
-# internal/server/web/vendor/ as ES modules, at pinned versions, after checking
-# each package's checksum (the registry's sha512 "integrity"). The one change
-# made to a file: hooks.mjs imports "./preact.mjs" instead of "preact". The
+# internal/server/web/vendor/ as ES modules (and xterm.js's stylesheet), at
+# pinned versions, after checking each package's checksum (the registry's
+# sha512 "integrity"). The one change made to a file: hooks.mjs imports
+# "./preact.mjs" instead of "preact" (xterm.js and its fit addon import
+# nothing). The
 # vendored files are committed: `go build` alone gives a complete binary, and
 # this script is only run to change a version (or, with -check, by the tests'
 # reviewers to confirm that vendor/ is what the pins give).
@@ -18,14 +20,23 @@ cd "$(dirname "$0")"
 pins='
 preact 11.2.0 sha512-/HfHI/7N84e6GrWBJ3J280z3mLaRJiDcSvj/A+y/4AbLnND/1UlGHe1sR6oYuTGwId0nP7dqDU9OnLxMPZ7xBg==
 htm 3.1.1 sha512-983Vyg8NwUE7JkZ6NmOqpCZ+sh1bKv2iYTlUkzlWmA5JD2acKoxd4KVxbMmxX/85mtfdnDmTFoNKcg5DGAvxNQ==
+@xterm/xterm 6.0.0 sha512-TQwDdQGtwwDt+2cgKDLn0IRaSxYu1tSUjgKarSDkUM0ZNiSRXFpjxEsvc/Zgc5kq5omJ+V0a8/kIM2WD3sMOYg==
+@xterm/addon-fit 0.11.0 sha512-jYcgT6xtVYhnhgxh3QgYDnnNMYTcf8ElbxxFzX0IZo+vabQqSPAjC3c1wJrKB5E19VwQei89QCiZZP86DCPF7g==
 '
 
-# Files taken from each package: "package-path vendor-name".
+# Files taken from each package: "package-path vendor-name". The variable is
+# files_ and the package's name with every character other than a letter or
+# a digit made "_" (@xterm/xterm: files__xterm_xterm).
 files_preact='dist/preact.mjs preact.mjs
 hooks/dist/hooks.mjs hooks.mjs
 LICENSE preact.LICENSE'
 files_htm='dist/htm.mjs htm.mjs
 LICENSE htm.LICENSE'
+files__xterm_xterm='lib/xterm.mjs xterm.mjs
+css/xterm.css xterm.css
+LICENSE xterm.LICENSE'
+files__xterm_addon_fit='lib/addon-fit.mjs xterm-addon-fit.mjs
+LICENSE xterm-addon-fit.LICENSE'
 
 check=0
 [ "${1:-}" = "-check" ] && check=1
@@ -47,7 +58,8 @@ echo "$pins" | while read -r name version integrity; do
 		exit 1
 	fi
 	tar xzf "$tgz" -C "$dir"
-	eval "list=\$files_$name"
+	key=$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '_')
+	eval "list=\$files_$key"
 	echo "$list" | while read -r src dst; do
 		cp "$dir/package/$src" "$out/$dst"
 	done
