@@ -1,0 +1,85 @@
+// Package inspect is berth's HTTP inspector: it records the exchanges that a
+// published-port proxy in HTTP mode reports (Recorder implements
+// proxy.Recorder), keeps a bounded history of them that survives restarts,
+// and lists, replays (as-is or edited), diffs and exports them (HAR 1.2,
+// copy-as-curl).
+//
+// EXPERIMENTAL: it implements the proxy's HTTP-mode contract
+// (proxy.Recorder), which the proxy does not call yet.
+//
+// It owns the recorded traffic and the inspector's database file,
+// <state>/inspect.db (DB, FileName). It never changes traffic: the proxy
+// forwards, the Recorder only copies. It does not import engine, server,
+// store or cli, start processes, or know ports: the engine tells it, through
+// Options.Target, where a service's requests are replayed.
+//
+// # Recording: never in the way of the traffic
+//
+// Begin, RequestBody, Response, ResponseBody and End run on the proxy's
+// forwarding path. They take one uncontended per-exchange mutex, copy at
+// most Options.BodyCap bytes of each body into a buffer of the exchange's
+// own (sized once at the Content-Length when the head gives one, else
+// doubling, never past the cap; buffers of the full cap are pooled and
+// reused once stored), and count the rest. Recording one small exchange
+// costs about a microsecond; a body past the cap costs nothing more
+// (BenchmarkRecorder_Exchange). End hands the finished
+// exchange to a bounded queue with a non-blocking send; if the queue is full
+// the exchange is dropped and counted (Stats.Dropped), never waited for. A
+// global budget (Options.MemoryLimit) bounds the body bytes held by all
+// exchanges in flight and queued: past it bodies stop growing and are marked
+// Truncated (Stats.Trimmed). So a slow or stalled database costs recorded
+// exchanges, never latency, and memory stays bounded whatever the traffic.
+//
+// One goroutine per Recorder (run) drains the queue, hands exchanges to the
+// Sink in batches of up to 256 (one SQLite transaction each), parses
+// Server-Timing, and calls Options.OnStored. Sink failures and drops are
+// logged at Warn, at most once every 10 s with counts.
+//
+// An exchange that ends Upgraded (WebSocket) is recorded with its 101 and
+// headers. Its frames are not recorded yet: the proxy splices an upgraded
+// connection and reports nothing more.
+//
+// # Storage: the Sink interface, and a deliberate exception to STYLE
+//
+// The Recorder reads and writes through the small Sink interface (Add, List,
+// Get). DB (sqlite.go, migrate.go, migrations/) is its SQLite implementation,
+// in a database file of its own with embedded migrations. STYLE says
+// internal/store is the only importer of the SQL driver: this package
+// importing modernc.org/sqlite is a deliberate, temporary exception, so that
+// the inspector could be built while internal/store was someone else's. DB
+// is written to move into internal/store as it is (the same open, pragmas and
+// migration rules as store.Store); store would then import this package for
+// the Exchange and Filter types (inspect imports neither store nor engine,
+// so there is no cycle), and the engine would pass the store's
+// implementation as Options.Sink. Nothing outside sqlite.go and migrate.go
+// knows SQL.
+//
+// DB keeps a bounded history: after each Add the oldest exchanges are
+// evicted until at most DBOptions.MaxExchanges remain (default 10,000) and
+// their kept bodies total at most DBOptions.MaxBodyBytes (default 256 MiB).
+// Bodies live in their own table, so listing and eviction never read them;
+// running totals are kept by triggers, so checking the bounds costs one row.
+// IDs are never reused. A replay's ReplayOf may name an exchange evicted
+// since. Recorded traffic holds credentials: the file is created 0600.
+//
+// # Replay
+//
+// Replay sends a recorded request again, possibly edited, with an ordinary
+// net/http client to the base URL Options.Target gives for the service (the
+// published port), and records the result, seen from the client side, as a
+// new exchange with ReplayOf set. The replay client remembers the local
+// addresses of its connections, and Begin returns nil for a request coming
+// from one of them: a replay through an inspected port is recorded once.
+//
+// # Goroutines and locks
+//
+// A Recorder owns one goroutine, started by New and joined by Close. Close
+// stops recording, lets the sink store what is queued for up to
+// Options.CloseTimeout, then cancels the sink's context (a Sink must honour
+// it). Replay runs on its caller's goroutine; its HTTP connections are
+// closed when it returns (no keep-alive).
+//
+// recording.mu guards one exchange being recorded; replayer.mu guards the
+// set of the replay client's local addresses. Neither is held while taking
+// the other, nor while calling the Sink, so there is no lock order.
+package inspect
