@@ -26,6 +26,12 @@ const (
 	actionSyncExec    = "sync+exec"
 )
 
+// watchQuiet is how long the files must be still before berth reacts: long
+// enough to make one change of an editor's save (its events come within a
+// millisecond or two) or of a tool rewriting many files, short enough that a
+// reload costs little more than the restart itself.
+const watchQuiet = 20 * time.Millisecond
+
 // watchMaxWait bounds how long continuous file activity delays a reaction.
 const watchMaxWait = 10 * time.Second
 
@@ -83,6 +89,7 @@ func (e *Engine) startWatches(names []string) error {
 				// A burst (git checkout, a formatter over the tree) is one
 				// change as long as it keeps going; only activity that never
 				// pauses for 100 ms is cut, after this long.
+				Quiet:   watchQuiet,
 				MaxWait: watchMaxWait,
 			})
 			if err != nil {

@@ -18,8 +18,10 @@ const (
 	// again after a backend reset it.
 	maxReplays = 3
 	// Dial retry backoff.
-	minBackoff = 5 * time.Millisecond
-	maxBackoff = 50 * time.Millisecond
+	// Dials on loopback are cheap; a service coming back should be found
+	// within a few milliseconds of listening.
+	minBackoff = 2 * time.Millisecond
+	maxBackoff = 10 * time.Millisecond
 )
 
 // aLongTimeAgo is a read deadline in the past: setting it makes a blocked
@@ -234,9 +236,12 @@ func (s *session) run() {
 // sending a byte may be replaced by another, with the same first chunk. A
 // reset always may: the backend did not read all that was sent (it never
 // accepted the connection, or died with bytes unread), so it did not act on
-// it. A clean close may only when the first chunk is an HTTP request with an
-// idempotent method: a server that read a request may have acted on it
-// (net/http's Server.Shutdown reads a request and closes without answering).
+// it. A clean close may when the client has sent nothing yet (a process
+// stopping closes the connections it accepted without reading them: the
+// client's preconnected socket must not see that), or when the first chunk
+// is an HTTP request with an idempotent method: a server that read a request
+// may have acted on it (net/http's Server.Shutdown reads a request and closes
+// without answering).
 func (s *session) mayReplay(err error) bool {
 	if errors.Is(err, syscall.ECONNRESET) {
 		return true
@@ -245,7 +250,7 @@ func (s *session) mayReplay(err error) bool {
 		s.mu.Lock()
 		first := s.first
 		s.mu.Unlock()
-		return idempotentHTTP(first)
+		return len(first) == 0 || idempotentHTTP(first)
 	}
 	return false
 }

@@ -1,0 +1,3 @@
+module reloadapp
+
+go 1.26
