@@ -10,13 +10,13 @@ import (
 )
 
 // Main runs a package's tests and then fails the run if a goroutine is left
-// over (after a 2 s grace period). Use it as the package's TestMain:
+// over (after a grace period of up to 5 s). Use it as the package's TestMain:
 //
 //	func TestMain(m *testing.M) { berthtest.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if err := CheckGoroutines(2 * time.Second); err != nil {
+		if err := CheckGoroutines(5 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}

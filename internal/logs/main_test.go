@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/berthtest"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,19 +20,11 @@ const helperEnv = "BERTH_LOGS_HELPER"
 
 // TestMain runs the helper process when asked to, and ends the package's
 // tests with a goroutine-leak check.
-// TODO(berthtest): move checkGoroutines to internal/berthtest once it exists.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	code := m.Run()
-	if code == 0 {
-		if err := checkGoroutines(2 * time.Second); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	berthtest.Main(m)
 }
 
 // runHelper prints "lines N": N numbered lines to stdout; "both N": N numbered
@@ -61,42 +53,6 @@ func runHelper(mode string) int {
 // helperLine is the text of line i of the helper and of the test readers.
 func helperLine(i int) string {
 	return fmt.Sprintf("line %07d %s", i, strings.Repeat("x", i%50))
-}
-
-// checkGoroutines waits up to timeout for every goroutine other than the
-// caller and the runtime's own to end, and reports those that remain.
-func checkGoroutines(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		leaked := leakedGoroutines()
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("leaked %d goroutine(s):\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var leaked []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 { // the calling goroutine
-			continue
-		}
-		if strings.Contains(g, "os/signal.signal_recv") ||
-			strings.Contains(g, "os/signal.loop") ||
-			strings.Contains(g, "runtime.ensureSigM") ||
-			strings.Contains(g, "testing.(*M).") ||
-			strings.Contains(g, "runtime.goexit0") {
-			continue
-		}
-		leaked = append(leaked, g)
-	}
-	return leaked
 }
 
 // eventually polls cond until it holds or the deadline passes.
