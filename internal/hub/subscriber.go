@@ -104,18 +104,9 @@ func (s *Subscriber) Next(ctx context.Context) (Frame, error) {
 			s.flushMissedLocked()
 		}
 		if s.q.len() > 0 {
-			it := s.q.pop()
-			switch it.kind {
-			case kindData:
-				s.ndata--
-			case kindSend:
-				s.nctl--
-			}
-			if s.q.len() == 0 && len(s.q.buf) > shrinkAbove {
-				s.q.reset()
-			}
+			f := s.popLocked()
 			s.mu.Unlock()
-			return it.f, nil
+			return f, nil
 		}
 		err := s.err
 		s.mu.Unlock()
@@ -129,6 +120,34 @@ func (s *Subscriber) Next(ctx context.Context) (Frame, error) {
 			return Frame{}, ctx.Err()
 		}
 	}
+}
+
+// TryNext returns the next queued frame without waiting, and false when
+// none is queued (or the subscriber is closed). A writer uses it to send
+// what has piled up in one message.
+func (s *Subscriber) TryNext() (Frame, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.q.len() == 0 {
+		return Frame{}, false
+	}
+	return s.popLocked(), true
+}
+
+// popLocked takes the first queued item. The queue must not be empty; s.mu
+// must be held.
+func (s *Subscriber) popLocked() Frame {
+	it := s.q.pop()
+	switch it.kind {
+	case kindData:
+		s.ndata--
+	case kindSend:
+		s.nctl--
+	}
+	if s.q.len() == 0 && len(s.q.buf) > shrinkAbove {
+		s.q.reset()
+	}
+	return it.f
 }
 
 // flushMissedLocked ends lagging: it queues one OpMissed notice per stream

@@ -23,6 +23,9 @@ const (
 	wsPingEvery    = 20 * time.Second
 	// wsMaxLogBatch bounds how many log lines go into one WebSocket message.
 	wsMaxLogBatch = 512
+	// wsMaxBatchBytes bounds how many bytes of queued hub frames are joined
+	// into one WebSocket message.
+	wsMaxBatchBytes = 64 << 10
 )
 
 // Close codes berth uses (4000-4999 are the application's).
@@ -346,9 +349,13 @@ func writeOrDrop(ctx context.Context, conn *websocket.Conn, typ websocket.Messag
 }
 
 // writeHub writes the hub subscriber's frames (data, replies, notices).
+// Frames that queued up while a write was in flight go out together, in one
+// message, separated by newlines: one system call and one write deadline
+// for many frames when the client has a backlog.
 func (c *wsConn) writeHub() {
 	defer c.wg.Done()
 	defer c.cancel()
+	var batch []byte
 	for {
 		f, err := c.sub.Next(c.ctx)
 		if err != nil {
@@ -357,8 +364,20 @@ func (c *wsConn) writeHub() {
 			}
 			return
 		}
-		if !c.write(c.ctx, f.Data) {
+		batch = append(batch[:0], f.Data...)
+		for len(batch) < wsMaxBatchBytes {
+			g, ok := c.sub.TryNext()
+			if !ok {
+				break
+			}
+			batch = append(batch, '\n')
+			batch = append(batch, g.Data...)
+		}
+		if !c.write(c.ctx, batch) {
 			return
+		}
+		if cap(batch) > 4*wsMaxBatchBytes {
+			batch = nil // do not keep a huge buffer for an idle connection
 		}
 	}
 }
