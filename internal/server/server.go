@@ -62,8 +62,12 @@ type Server struct {
 	mux       *http.ServeMux
 	queueSize int
 
-	mu           sync.Mutex // guards dashboardURL
+	mu           sync.Mutex // guards dashboardURL and conns
 	dashboardURL string
+	conns        map[*wsConn]struct{} // open WebSockets, for the pinger
+
+	pingOnce sync.Once      // starts pingLoop with the first Serve
+	pinging  sync.WaitGroup // the pinger, joined when a Serve returns
 
 	notes notifier
 }
@@ -119,6 +123,13 @@ func (s *Server) ServeHandler(ctx context.Context, l net.Listener, h http.Handle
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	s.pingOnce.Do(func() {
+		s.pinging.Add(1)
+		go func() {
+			defer s.pinging.Done()
+			s.pingLoop(ctx)
+		}()
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	select {
@@ -132,6 +143,7 @@ func (s *Server) ServeHandler(ctx context.Context, l net.Listener, h http.Handle
 		hs.Close()
 	}
 	<-errc
+	s.pinging.Wait() // the pinger ends with ctx
 	return nil
 }
 

@@ -75,9 +75,10 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 		c.wg.Wait()
 		conn.CloseNow()
 	}()
-	c.wg.Add(2)
+	s.track(c, true)
+	defer s.track(c, false)
+	c.wg.Add(1)
 	go c.writeHub()
-	go c.ping()
 	c.read()
 }
 
@@ -382,23 +383,51 @@ func (c *wsConn) writeHub() {
 	}
 }
 
-// ping keeps the connection alive and notices dead peers.
-func (c *wsConn) ping() {
-	defer c.wg.Done()
+// track adds or removes a connection from the set the pinger visits.
+func (s *Server) track(c *wsConn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[*wsConn]struct{}{}
+	}
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+// pingLoop keeps every WebSocket alive and notices dead peers: one goroutine
+// for the whole server (not one per connection, which would cost each
+// connection a stack), pinging all connections every wsPingEvery, each ping
+// in a short-lived goroutine. It returns when ctx ends, after its pings.
+func (s *Server) pingLoop(ctx context.Context) {
 	t := time.NewTicker(wsPingEvery)
 	defer t.Stop()
+	var pings sync.WaitGroup
+	defer pings.Wait()
 	for {
 		select {
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, cancel := context.WithTimeout(c.ctx, wsWriteTimeout)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				c.cancel()
-				return
-			}
+		}
+		s.mu.Lock()
+		conns := make([]*wsConn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			pings.Add(1)
+			go func() {
+				defer pings.Done()
+				pctx, cancel := context.WithTimeout(c.ctx, wsWriteTimeout)
+				defer cancel()
+				if err := c.conn.Ping(pctx); err != nil {
+					c.cancel()
+				}
+			}()
 		}
 	}
 }
