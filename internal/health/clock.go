@@ -1,33 +1,12 @@
 package health
 
-import "time"
+import "github.com/berth-dev/berth/internal/clock"
 
 // Clock is the source of time and timers for Run; tests inject a fake.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
+type Clock = clock.Clock
 
 // Timer is a one-shot timer, as time.Timer.
-type Timer interface {
-	// C returns the channel on which the time is delivered once the timer fires.
-	C() <-chan time.Time
-	// Stop prevents the timer from firing; it reports whether it did.
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // RealClock is the Clock of the wall clock and time.Timer.
-type RealClock struct{}
-
-var _ Clock = RealClock{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// NewTimer returns a time.Timer that fires after d.
-func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time { return r.t.C }
-func (r realTimer) Stop() bool          { return r.t.Stop() }
+type RealClock = clock.Real

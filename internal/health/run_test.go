@@ -232,7 +232,7 @@ func TestRun_Schedule(t *testing.T) {
 		} else if err := os.Remove(ok); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
-		clock.waitTimer(t, s.wait)
+		clock.WaitTimer(t, s.wait)
 		clock.Advance(s.advance)
 		elapsed += s.advance
 		got := r.next(t)
@@ -251,12 +251,12 @@ func TestRun_Schedule(t *testing.T) {
 			Test: []string{"CMD-SHELL", "test -e ok"}, Dir: dir,
 			Interval: interval, StartInterval: startInterval, StartPeriod: startPeriod, Timeout: time.Hour,
 		}, clock)
-		clock.waitTimer(t, startInterval)
+		clock.WaitTimer(t, startInterval)
 		clock.Advance(startInterval)
 		if got := r.next(t); got.Status != StatusHealthy {
 			t.Fatalf("report = %+v, want healthy", got)
 		}
-		clock.waitTimer(t, interval)
+		clock.WaitTimer(t, interval)
 	})
 }
 
@@ -426,7 +426,7 @@ func TestRun_Stops(t *testing.T) {
 	t.Run("cancel while waiting returns without reporting", func(t *testing.T) {
 		clock := newFakeClock()
 		r := startRun(t, Check{Test: []string{"CMD", "true"}, Interval: time.Minute}, clock)
-		clock.waitTimer(t, time.Minute)
+		clock.WaitTimer(t, time.Minute)
 		r.stop(t)
 		select {
 		case got := <-r.reports:
@@ -442,9 +442,9 @@ func TestRun_Stops(t *testing.T) {
 			Test: []string{"CMD-SHELL", "echo $$ > pid; exec sleep 5"}, Dir: dir,
 			Interval: time.Second, Timeout: time.Minute,
 		}, clock)
-		clock.waitTimer(t, time.Second)
+		clock.WaitTimer(t, time.Second)
 		clock.Advance(time.Second)
-		clock.waitTimer(t, time.Minute) // the probe is running
+		clock.WaitTimer(t, time.Minute) // the probe is running
 		pidFile := filepath.Join(dir, "pid")
 		var pid int
 		deadline := time.Now().Add(waitLimit)

@@ -254,7 +254,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("sends after the quiet window, not before", func(t *testing.T) {
 		b, clock, _, _ := startBatcher(t, 100*ms, 2*time.Second)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		clock.Advance(99 * ms)
 		noRecv(t, b.out, 20*ms)
 		clock.Advance(1 * ms)
@@ -267,11 +267,11 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("a change in the window moves the deadline", func(t *testing.T) {
 		b, clock, _, _ := startBatcher(t, 100*ms, 2*time.Second)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		clock.Advance(60 * ms)
 		b.add("/r/b", changed)
 		clock.Advance(40 * ms) // the first timer fires at 100ms: early, re-armed for 60ms
-		clock.waitTimer(t, 60*ms)
+		clock.WaitTimer(t, 60*ms)
 		noRecv(t, b.out, 20*ms)
 		clock.Advance(60 * ms)
 		got, _ := recv(t, b.out)
@@ -283,7 +283,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("maxWait cuts a continuous stream", func(t *testing.T) {
 		b, clock, _, _ := startBatcher(t, 100*ms, 250*ms)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		for range 4 { // a change every 80ms: never quiet for 100ms
 			clock.Advance(80 * ms)
 			b.add("/r/a", changed)
@@ -299,7 +299,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("a slow receiver never blocks add", func(t *testing.T) {
 		b, clock, _, _ := startBatcher(t, 100*ms, 2*time.Second)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		clock.Advance(100 * ms)
 		waitTaken(t, b) // batch {a} is now waiting for a receiver
 		for i := range 1000 {
@@ -309,7 +309,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 		if want := []string{"/r/a"}; !reflect.DeepEqual(got.Paths, want) {
 			t.Errorf("first batch %v, want %v", got.Paths, want)
 		}
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		clock.Advance(100 * ms)
 		got, _ = recv(t, b.out)
 		if want := []string{"/r/x0", "/r/x1", "/r/x2"}; !reflect.DeepEqual(got.Paths, want) {
@@ -320,7 +320,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("cancel with a pending batch closes the channel without it", func(t *testing.T) {
 		b, clock, cancel, done := startBatcher(t, 100*ms, 2*time.Second)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		cancel()
 		<-done
 		if got, ok := recv(t, b.out); ok {
@@ -331,7 +331,7 @@ func TestBatcher_FakeClock(t *testing.T) {
 	t.Run("cancel while blocked sending", func(t *testing.T) {
 		b, clock, cancel, done := startBatcher(t, 100*ms, 2*time.Second)
 		b.add("/r/a", changed)
-		clock.waitTimer(t, 100*ms)
+		clock.WaitTimer(t, 100*ms)
 		clock.Advance(100 * ms) // run may or may not have reached its send: both must end
 		cancel()
 		<-done
