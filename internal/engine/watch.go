@@ -32,6 +32,11 @@ const (
 // reload costs little more than the restart itself.
 const watchQuiet = 20 * time.Millisecond
 
+// watchBurstQuiet is the quiet window once a change touches more than a few
+// files (a checkout, a formatter): such bursts hesitate, and must still be
+// one restart.
+const watchBurstQuiet = 250 * time.Millisecond
+
 // watchMaxWait bounds how long continuous file activity delays a reaction.
 const watchMaxWait = 10 * time.Second
 
@@ -89,8 +94,9 @@ func (e *Engine) startWatches(names []string) error {
 				// A burst (git checkout, a formatter over the tree) is one
 				// change as long as it keeps going; only activity that never
 				// pauses for 100 ms is cut, after this long.
-				Quiet:   watchQuiet,
-				MaxWait: watchMaxWait,
+				Quiet:      watchQuiet,
+				BurstQuiet: watchBurstQuiet,
+				MaxWait:    watchMaxWait,
 			})
 			if err != nil {
 				for _, a := range added {

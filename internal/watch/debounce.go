@@ -45,13 +45,14 @@ func (s pathState) transient() bool { return s.created && s.gone }
 // says when the batch is due. It is not safe for concurrent use; batcher
 // guards it.
 type debouncer struct {
-	quiet    time.Duration
-	maxWait  time.Duration
-	paths    map[string]pathState
-	overflow bool
-	pending  bool      // something was collected since the last take
-	first    time.Time // time of the first change of the pending batch
-	last     time.Time // time of the latest change of the pending batch
+	quiet      time.Duration
+	burstQuiet time.Duration // 0: no separate window for bursts
+	maxWait    time.Duration
+	paths      map[string]pathState
+	overflow   bool
+	pending    bool      // something was collected since the last take
+	first      time.Time // time of the first change of the pending batch
+	last       time.Time // time of the latest change of the pending batch
 }
 
 func newDebouncer(quiet, maxWait time.Duration) debouncer {
@@ -103,14 +104,21 @@ func (d *debouncer) setOverflow(now time.Time) {
 	d.overflow = true
 }
 
+// burstPaths is the size past which a batch is a burst (see Options.BurstQuiet).
+const burstPaths = 4
+
 // deadline returns when the pending batch is due: Quiet after its latest
-// change, but no later than MaxWait after its first. ok is false when
-// nothing is pending.
+// change (burstQuiet once it is a burst), but no later than MaxWait after
+// its first. ok is false when nothing is pending.
 func (d *debouncer) deadline() (t time.Time, ok bool) {
 	if !d.pending {
 		return time.Time{}, false
 	}
-	t = d.last.Add(d.quiet)
+	quiet := d.quiet
+	if len(d.paths) > burstPaths && quiet < d.burstQuiet {
+		quiet = d.burstQuiet
+	}
+	t = d.last.Add(quiet)
 	if m := d.first.Add(d.maxWait); m.Before(t) {
 		t = m
 	}

@@ -339,3 +339,30 @@ func TestBatcher_FakeClock(t *testing.T) {
 		}
 	})
 }
+
+func TestDebouncer_BurstWaitsLonger(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		paths int
+		want  time.Duration // after the last change
+	}{
+		{"one file saved", 1, 20 * time.Millisecond},
+		{"an atomic save's few names", burstPaths, 20 * time.Millisecond},
+		{"a burst", burstPaths + 1, 250 * time.Millisecond},
+		{"a checkout", 500, 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDebouncer(20*time.Millisecond, 10*time.Second)
+			d.burstQuiet = 250 * time.Millisecond
+			for i := 0; i < tt.paths; i++ {
+				d.add(t0, fmt.Sprintf("/src/f%d", i), changed)
+			}
+			got, ok := d.deadline()
+			if !ok || got.Sub(t0) != tt.want {
+				t.Fatalf("deadline = %v after the last change (ok %v), want %v", got.Sub(t0), ok, tt.want)
+			}
+		})
+	}
+}

@@ -48,6 +48,11 @@ type Options struct {
 	// MaxWait bounds the debounce: a Batch is sent MaxWait after its first
 	// change even if changes keep coming. Zero means DefaultMaxWait.
 	MaxWait time.Duration
+	// BurstQuiet, when longer than Quiet, is the debounce window of a batch
+	// that has grown past a few paths (a checkout, a formatter): a short
+	// Quiet keeps an editor's save quick without cutting a burst that
+	// hesitates into several batches. Zero means no separate window.
+	BurstQuiet time.Duration
 	// Clock times the debounce. Nil means RealClock.
 	Clock Clock
 }
@@ -254,6 +259,7 @@ func (w *Watcher) Add(opts Options) (*Watch, error) {
 		clock = RealClock{}
 	}
 	wt.b = newBatcher(clock, quiet, maxWait)
+	wt.b.deb.burstQuiet = opts.BurstQuiet
 
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -21,8 +21,8 @@ import (
 // loaded machine a single write can stall on the disk for longer than the
 // window, and then the design rightly sends more than one batch.
 const (
-	burstQuiet = 400 * time.Millisecond
-	longWait   = 10 * time.Second
+	testBurstQuiet = 400 * time.Millisecond
+	longWait       = 10 * time.Second
 )
 
 // gaps measures the longest pause between the steps of a burst.
@@ -278,7 +278,7 @@ func TestWatch_BurstIsOneBatch(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	tree(t, root, "a.js", "b.js", "c.js")
-	wt := addWatch(t, newWatcher(t), Options{Root: root, Quiet: burstQuiet, MaxWait: longWait})
+	wt := addWatch(t, newWatcher(t), Options{Root: root, Quiet: testBurstQuiet, MaxWait: longWait})
 
 	names := []string{"a.js", "b.js", "c.js"}
 	var g gaps
@@ -286,7 +286,7 @@ func TestWatch_BurstIsOneBatch(t *testing.T) {
 		write(t, filepath.Join(root, names[i%3]), fmt.Sprint(i))
 		g.mark()
 	}
-	burstBatches(t, wt, burstQuiet, &g, abs(root, names...))
+	burstBatches(t, wt, testBurstQuiet, &g, abs(root, names...))
 }
 
 // TestWatch_Checkout changes 1,000 files across folders as `git checkout`
@@ -304,7 +304,7 @@ func TestWatch_Checkout(t *testing.T) {
 	}
 	bigTree(t, root, before)
 	tree(t, root, ".git/HEAD", ".git/index")
-	wt := addWatch(t, newWatcher(t), Options{Root: root, Quiet: burstQuiet, MaxWait: longWait})
+	wt := addWatch(t, newWatcher(t), Options{Root: root, Quiet: testBurstQuiet, MaxWait: longWait})
 
 	var g gaps
 	for i, name := range before { // 400 rewritten, 100 deleted
@@ -336,7 +336,7 @@ func TestWatch_Checkout(t *testing.T) {
 	if len(want) != 1020 {
 		t.Fatalf("test bug: %d paths", len(want))
 	}
-	burstBatches(t, wt, burstQuiet, &g, abs(root, want...))
+	burstBatches(t, wt, testBurstQuiet, &g, abs(root, want...))
 }
 
 func TestWatch_IgnoredPathsProduceNothing(t *testing.T) {
@@ -646,7 +646,7 @@ func TestWatch_Overflow(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, "a", "b")
 	w := newWatcher(t)
-	wt := addWatch(t, w, Options{Root: root, Quiet: burstQuiet})
+	wt := addWatch(t, w, Options{Root: root, Quiet: testBurstQuiet})
 
 	var once sync.Once
 	w.mu.Lock()
@@ -683,7 +683,7 @@ func TestWatch_Overflow(t *testing.T) {
 		select {
 		case <-wt.C():
 			continue
-		case <-time.After(3 * burstQuiet):
+		case <-time.After(3 * testBurstQuiet):
 		}
 		break
 	}
