@@ -214,9 +214,12 @@ func TestDashboard_Browser(t *testing.T) {
 
 	// The log view: every service's lines, then filtered by text and by regex.
 	step(t, owner, "open the logs", 10*time.Second, chromedp.Navigate(base+"#/logs"))
-	waitJS(t, owner, "log lines", 20*time.Second, `(() => {
+	// More lines than fit, so that scrolling up below really scrolls.
+	waitJS(t, owner, "log lines", 30*time.Second, `(() => {
+		const list = document.getElementById("log-lines");
 		const rows = [...document.querySelectorAll("#log-lines .ln")].map((r) => r.textContent);
-		return rows.length > 10 && rows.some((r) => /worker\.?\d*job \d+: 50%/.test(r));
+		return rows.length > 10 && rows.some((r) => /worker\.?\d*job \d+: 50%/.test(r)) &&
+			list.scrollHeight > list.clientHeight + 100;
 	})()`)
 	screenshot(t, owner, artifacts, "logs.png")
 	step(t, owner, "dark mode", 5*time.Second, colorScheme("dark"))

@@ -105,6 +105,17 @@ func (f *factory) client(ctx context.Context) (*client.Client, string, error) {
 	return c, name, err
 }
 
+// withClient runs fn with a client of the project's running engine and
+// closes it after.
+func (f *factory) withClient(ctx context.Context, fn func(*client.Client) error) error {
+	c, _, err := f.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
+}
+
 // connect returns a client of the project's running engine, or an error
 // saying that the project is not running and how to start it.
 func (f *factory) connect(ctx context.Context) (*client.Client, *project.Project, error) {

@@ -279,12 +279,7 @@ func newJobsWatchCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return watchJob(cmd.Context(), f, c, id, false)
+			return f.withClient(cmd.Context(), func(c *client.Client) error { return watchJob(cmd.Context(), f, c, id, false) })
 		},
 	}
 }
@@ -299,12 +294,7 @@ func newJobsCancelCmd(f *factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.CancelJob(cmd.Context(), id)
+			return f.withClient(cmd.Context(), func(c *client.Client) error { return c.CancelJob(cmd.Context(), id) })
 		},
 	}
 }
@@ -368,12 +358,7 @@ func newTokenCmd(f *factory) *cobra.Command {
 		Short: "Revoke NAME's token: requests and new connections with it are refused (open WebSockets stay until they close)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.RevokeToken(cmd.Context(), args[0])
+			return f.withClient(cmd.Context(), func(c *client.Client) error { return c.RevokeToken(cmd.Context(), args[0]) })
 		},
 	})
 	return cmd

@@ -26,12 +26,7 @@ func newStartCmd(f *factory) *cobra.Command {
 		Use:   "start [SERVICE...]",
 		Short: "Start stopped services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Start(cmd.Context(), args)
+			return f.withClient(cmd.Context(), func(c *client.Client) error { return c.Start(cmd.Context(), args) })
 		},
 	}
 }
@@ -42,12 +37,9 @@ func newStopCmd(f *factory) *cobra.Command {
 		Use:   "stop [OPTIONS] [SERVICE...]",
 		Short: "Stop services (stop signal, then SIGKILL after the grace period)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Stop(cmd.Context(), engine.StopRequest{Services: args, Timeout: timeoutOpt(timeout)})
+			return f.withClient(cmd.Context(), func(c *client.Client) error {
+				return c.Stop(cmd.Context(), engine.StopRequest{Services: args, Timeout: timeoutOpt(timeout)})
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing (default: stop_grace_period)")
@@ -60,12 +52,9 @@ func newRestartCmd(f *factory) *cobra.Command {
 		Use:   "restart [OPTIONS] [SERVICE...]",
 		Short: "Restart services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Restart(cmd.Context(), engine.StopRequest{Services: args, Timeout: timeoutOpt(timeout)})
+			return f.withClient(cmd.Context(), func(c *client.Client) error {
+				return c.Restart(cmd.Context(), engine.StopRequest{Services: args, Timeout: timeoutOpt(timeout)})
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing (default: stop_grace_period)")
@@ -78,12 +67,9 @@ func newKillCmd(f *factory) *cobra.Command {
 		Use:   "kill [OPTIONS] [SERVICE...]",
 		Short: "Send a signal (default SIGKILL) to services' process groups",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return c.Kill(cmd.Context(), engine.KillRequest{Services: args, Signal: signal})
+			return f.withClient(cmd.Context(), func(c *client.Client) error {
+				return c.Kill(cmd.Context(), engine.KillRequest{Services: args, Signal: signal})
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "SIGKILL", "signal to send")

@@ -319,11 +319,10 @@ func watchExits(ctx context.Context, c *client.Client, opts *upOptions) (int, er
 		}
 		return all && len(st) > 0, nil
 	}
-	if ok, err := check(); err != nil || ok {
-		return v.code, err
-	}
+	// The stream's first value (a zero event) comes once it is subscribed:
+	// checking then, and at every die, misses no exit.
 	err := c.Events(ctx, func(ev client.EventOrMissed) error {
-		if ev.Missed == 0 && ev.Action != "die" {
+		if ev.Missed == 0 && ev.Action != "die" && ev.Action != "" {
 			return nil
 		}
 		ok, err := check()

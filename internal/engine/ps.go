@@ -136,12 +136,17 @@ func (e *Engine) Services() []string {
 	return e.serviceNamesLocked()
 }
 
-// Events returns a subscription to the project's events from now on; it
-// ends when ctx does or the engine shuts down. missed counts events dropped
-// because the reader was too slow.
+// Events calls fn with the project's events from now on, until ctx ends or
+// the engine shuts down. The first call, once the subscription is in place,
+// carries a zero Event: a reader that checks state then gets every event
+// after its check. missed counts events dropped because the reader was too
+// slow.
 func (e *Engine) Events(ctx context.Context, fn func(ev Event, missed int) error) error {
 	sub := e.events.subscribe()
 	defer sub.cancel()
+	if err := fn(Event{}, 0); err != nil {
+		return err
+	}
 	for {
 		ev, missed, ok := sub.next(ctx)
 		if !ok {
