@@ -31,6 +31,9 @@ type Options struct {
 	HoldTimeout time.Duration
 	// Logger receives the proxy's messages; nil discards them.
 	Logger *slog.Logger
+	// Recorder, when set, turns on the HTTP mode: every HTTP/1.x exchange
+	// is parsed as it passes and reported to it (see Recorder).
+	Recorder Recorder
 }
 
 // Proxy owns one host port and forwards its connections to a service's

@@ -8,9 +8,8 @@ import (
 // Recorder receives the HTTP/1.1 exchanges that pass through a proxy in HTTP
 // mode, for the inspector (list, detail, replay, HAR export).
 //
-// EXPERIMENTAL: the HTTP mode is not built yet. Today a Proxy only splices
-// bytes and calls no Recorder; Options will gain a Recorder field that turns
-// the mode on. This is the contract that mode will keep:
+// Options.Recorder turns the HTTP mode on; without it a Proxy only splices
+// bytes. The HTTP mode keeps this contract:
 //
 //   - The proxy parses each request head and response head as the bytes
 //     pass, and frames bodies (Content-Length, chunked, close-delimited) to
@@ -31,8 +30,12 @@ import (
 //     passed in belongs to the Recorder after the call.
 //   - A Recorder observes; it never changes the traffic. Replaying or
 //     editing a request is the inspector's job, through an ordinary client.
-//   - After a 101 Switching Protocols (WebSocket) the exchange ends with
-//     Upgraded set and the connection goes back to plain splicing. HTTP/2
+//   - After a 101 Switching Protocols the exchange ends with Upgraded set.
+//     For a WebSocket upgrade whose Exchange implements FrameRecorder, the
+//     proxy goes on parsing the connection as WebSocket frames, calls Frame
+//     for each frame in each direction, and calls End (Upgraded set) when
+//     the connection closes. Otherwise End comes at the 101 and the
+//     connection goes back to plain copying. HTTP/2
 //     (prior knowledge) and TLS are not parsed: such a connection is spliced
 //     and recorded as nothing.
 //   - While no backend is ready, a connection that the HTTP mode has seen a
@@ -48,7 +51,6 @@ type Recorder interface {
 // Exchange receives one request and its response. See Recorder for the order
 // of calls and what its methods may do.
 //
-// EXPERIMENTAL: see Recorder.
 type Exchange interface {
 	// RequestBody receives the next bytes of the request body.
 	RequestBody(p []byte)
@@ -63,7 +65,6 @@ type Exchange interface {
 
 // RequestHead is a request as the proxy parsed it.
 //
-// EXPERIMENTAL: see Recorder.
 type RequestHead struct {
 	Service string    // Options.Name
 	Conn    uint64    // the client connection, unique within the Proxy
@@ -81,7 +82,6 @@ type RequestHead struct {
 
 // ResponseHead is a response as the proxy parsed it.
 //
-// EXPERIMENTAL: see Recorder.
 type ResponseHead struct {
 	Start         time.Time // when the first byte of the head arrived
 	Proto         string
@@ -91,14 +91,37 @@ type ResponseHead struct {
 	ContentLength int64 // -1 when not known in advance (chunked, close-delimited)
 }
 
+// FrameRecorder is implemented by an Exchange that wants the frames of a
+// WebSocket connection upgraded by its request. See Recorder.
+type FrameRecorder interface {
+	// Frame receives one frame, once it has passed whole (or the
+	// connection ended inside it). It is called on the forwarding path.
+	Frame(f *Frame)
+}
+
+// Frame is one WebSocket frame as it passed through the proxy.
+type Frame struct {
+	Time       time.Time // when its last byte passed
+	FromClient bool      // sent by the client (masked on the wire)
+	Fin        bool
+	Opcode     byte   // 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong
+	Compressed bool   // RSV1 set: permessage-deflate; Payload is as sent
+	Length     int64  // payload length from the frame header
+	Payload    []byte // the first MaxFramePayload bytes, unmasked; valid only during the call
+}
+
+// MaxFramePayload is how much of each WebSocket frame's payload the proxy
+// hands to FrameRecorder.Frame.
+const MaxFramePayload = 16 << 10
+
 // ExchangeEnd says how an exchange ended.
 //
-// EXPERIMENTAL: see Recorder.
 type ExchangeEnd struct {
 	End           time.Time
 	RequestBytes  int64 // body bytes forwarded, after removing chunk framing
 	ResponseBytes int64
-	Upgraded      bool          // 101 Switching Protocols: the connection is now spliced
-	Held          time.Duration // how long the request waited for a backend
+	Upgraded      bool          // 101 Switching Protocols: the connection was upgraded
+	Held          time.Duration // connect time: from the request's start until a backend connection was open; 0 on a reused one
+	Backend       string        // the replica's address that answered: "127.0.0.1:8000"; "" if none did
 	Err           error         // nil when both messages were forwarded whole
 }
