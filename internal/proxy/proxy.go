@@ -67,7 +67,12 @@ type Proxy struct {
 	holdTimeouts atomic.Uint64
 	retries      atomic.Uint64
 	replays      atomic.Uint64
+
+	recorder atomic.Pointer[recorderRef] // nil: plain mode; read once per connection
 }
+
+// recorderRef boxes a Recorder for an atomic pointer.
+type recorderRef struct{ r Recorder }
 
 // backend is one replica's address and its open connections.
 type backend struct {
@@ -124,8 +129,19 @@ func Listen(opts Options) (*Proxy, error) {
 		sessions: make(map[*session]bool),
 		pipes:    newPipePool(),
 	}
+	p.SetRecorder(opts.Recorder)
 	log.Debug("proxy listening", keyAddr, p.ln.Addr().String())
 	return p, nil
+}
+
+// SetRecorder turns the HTTP mode on (r not nil) or off (nil) for the
+// connections accepted from now on; open ones keep the mode they began in.
+func (p *Proxy) SetRecorder(r Recorder) {
+	if r == nil {
+		p.recorder.Store(nil)
+		return
+	}
+	p.recorder.Store(&recorderRef{r})
 }
 
 // Addr returns the address the proxy listens on.
