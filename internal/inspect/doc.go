@@ -4,9 +4,6 @@
 // and lists, replays (as-is or edited), diffs and exports them (HAR 1.2,
 // copy-as-curl).
 //
-// EXPERIMENTAL: it implements the proxy's HTTP-mode contract
-// (proxy.Recorder), which the proxy does not call yet.
-//
 // It owns the recorded traffic and the inspector's database file,
 // <state>/inspect.db (DB, FileName). It never changes traffic: the proxy
 // forwards, the Recorder only copies. It does not import engine, server,
@@ -36,8 +33,11 @@
 // logged at Warn, at most once every 10 s with counts.
 //
 // An exchange that ends Upgraded (WebSocket) is recorded with its 101 and
-// headers. Its frames are not recorded yet: the proxy splices an upgraded
-// connection and reports nothing more.
+// headers, and (a recording implements proxy.FrameRecorder) its first
+// MaxFrames frames with up to MaxFramePayload bytes of each, counted in the
+// memory budget and in the stored body bytes; FrameCount counts them all.
+// The proxy ends such an exchange when the connection closes, so it is
+// stored then.
 //
 // # Storage: the Sink interface, and a deliberate exception to STYLE
 //

@@ -30,9 +30,10 @@ type Exchange struct {
 	ReplayOf int64 `json:"replayOf,omitempty"` // the exchange this one replays, 0 if none; it may have been evicted since
 
 	Service string `json:"service"`
-	Conn    uint64 `json:"conn,omitempty"` // the client connection, unique within one proxy's life; 0 for a replay
-	Seq     int    `json:"seq,omitempty"`  // 1 for the first exchange of Conn, then 2, 3, …
-	Remote  string `json:"remote"`         // the client's address
+	Conn    uint64 `json:"conn,omitempty"`    // the client connection, unique within one proxy's life; 0 for a replay
+	Seq     int    `json:"seq,omitempty"`     // 1 for the first exchange of Conn, then 2, 3, …
+	Remote  string `json:"remote"`            // the client's address
+	Backend string `json:"backend,omitempty"` // the replica's address that answered: "127.0.0.1:8000"
 
 	Request  Request  `json:"request"`
 	Response Response `json:"response"` // Status 0 when no response head was seen
@@ -40,10 +41,15 @@ type Exchange struct {
 	Start     time.Time      `json:"start"`                  // when the first byte of the request head arrived
 	FirstByte time.Time      `json:"firstByte,omitzero"`     // when the first byte of the response head arrived; zero if none
 	End       time.Time      `json:"end"`                    // when the exchange ended
-	Held      time.Duration  `json:"held,omitempty"`         // how long the request waited for a backend
+	Held      time.Duration  `json:"held,omitempty"`         // connect time: how long the request waited for a backend connection (a restart, a dial); 0 on a reused one
 	Upgraded  bool           `json:"upgraded,omitempty"`     // 101 Switching Protocols: the connection was then spliced
 	Error     string         `json:"error,omitempty"`        // why the exchange failed, "" if both messages passed whole
 	Timing    []ServerTiming `json:"serverTiming,omitempty"` // the response's Server-Timing, parsed
+
+	// Frames are the first MaxFrames frames of an upgraded WebSocket
+	// connection (nil in lists: Get returns them); FrameCount counts all.
+	Frames     []Frame `json:"frames,omitempty"`
+	FrameCount int     `json:"frameCount,omitempty"`
 }
 
 // Request is the request half of an Exchange.
@@ -70,6 +76,17 @@ type Response struct {
 	Body      []byte      `json:"body,omitempty"` // as Request.Body
 	Size      int64       `json:"size"`
 	Truncated bool        `json:"truncated,omitempty"`
+}
+
+// Frame is one WebSocket frame of an upgraded exchange.
+type Frame struct {
+	Time       time.Time `json:"time"`
+	FromClient bool      `json:"fromClient"`
+	Opcode     int       `json:"opcode"` // 1 text, 2 binary, 8 close, 9 ping, 10 pong, 0 continuation
+	Fin        bool      `json:"fin"`
+	Compressed bool      `json:"compressed,omitempty"` // permessage-deflate: Payload is as sent
+	Length     int64     `json:"length"`
+	Payload    []byte    `json:"payload,omitempty"` // at most MaxFramePayload bytes
 }
 
 // ServerTiming is one metric of a Server-Timing response header.

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Redacted replaces every credential in a redacted HAR export.
@@ -176,6 +177,15 @@ type (
 		Upgraded        bool           `json:"_upgraded,omitempty"`
 		Error           string         `json:"_error,omitempty"`
 		ServerTiming    []ServerTiming `json:"_serverTiming,omitempty"`
+		Backend         string         `json:"_backend,omitempty"`
+		Messages        []harWSMessage `json:"_webSocketMessages,omitempty"`
+	}
+	// harWSMessage is a WebSocket frame as Chrome's DevTools export it.
+	harWSMessage struct {
+		Type   string  `json:"type"` // "send" (from the client) or "receive"
+		Time   float64 `json:"time"` // seconds since the epoch
+		Opcode int     `json:"opcode"`
+		Data   string  `json:"data"` // text, or base64 for a binary or compressed payload
 	}
 	harRequest struct {
 		Method      string       `json:"method"`
@@ -250,15 +260,31 @@ func harEntryOf(ex *Exchange, redact bool) harEntry {
 		Upgraded:        ex.Upgraded,
 		Error:           ex.Error,
 		ServerTiming:    ex.Timing,
+		Backend:         ex.Backend,
+	}
+	for _, f := range ex.Frames {
+		m := harWSMessage{Type: "receive", Time: float64(f.Time.UnixNano()) / 1e9, Opcode: f.Opcode}
+		if f.FromClient {
+			m.Type = "send"
+		}
+		if f.Opcode == 2 || f.Compressed || !utf8.Valid(f.Payload) {
+			m.Data = base64.StdEncoding.EncodeToString(f.Payload)
+		} else {
+			m.Data = string(f.Payload)
+		}
+		e.Messages = append(e.Messages, m)
 	}
 	if ex.Conn != 0 {
 		e.Connection = fmt.Sprint(ex.Conn)
 	}
-	// The proxy knows when the request started, how long it was held
-	// waiting for a backend, when the response head began and when it all
-	// ended: blocked, wait and receive. It does not see DNS, connect or TLS,
-	// nor when the request was fully sent.
-	t := harTimings{DNS: -1, Connect: -1, SSL: -1, Blocked: ms(ex.Held)}
+	// The proxy knows when the request started, how long it waited for a
+	// backend connection (Held: connect), when the response head began and
+	// when it all ended. It does not see DNS or TLS, nor when the request
+	// was fully sent. A reused connection has no connect time (-1).
+	t := harTimings{DNS: -1, Connect: -1, SSL: -1}
+	if ex.Held > 0 {
+		t.Connect = ms(ex.Held)
+	}
 	if !ex.FirstByte.IsZero() {
 		t.Wait = ms(ex.Wait() - ex.Held)
 		t.Receive = ms(ex.End.Sub(ex.FirstByte))
@@ -266,7 +292,7 @@ func harEntryOf(ex *Exchange, redact bool) harEntry {
 		t.Wait = ms(ex.Duration() - ex.Held)
 	}
 	e.Timings = t
-	e.Time = t.Blocked + t.Send + t.Wait + t.Receive
+	e.Time = max(t.Connect, 0) + t.Send + t.Wait + t.Receive
 
 	rq := &ex.Request
 	e.Request = harRequest{

@@ -102,8 +102,8 @@ func TestExportHAR_Valid(t *testing.T) {
 		t.Errorf("gzip JSON content = %v, want the decoded text", content)
 	}
 	timings := first["timings"].(map[string]any)
-	if timings["blocked"] != 5.0 || timings["wait"] != 15.0 || timings["receive"] != 5.0 || first["time"] != 25.0 {
-		t.Errorf("timings = %v, time %v; want blocked 5, wait 15, receive 5, time 25", timings, first["time"])
+	if timings["connect"] != 5.0 || timings["wait"] != 15.0 || timings["receive"] != 5.0 || first["time"] != 25.0 {
+		t.Errorf("timings = %v, time %v; want connect 5, wait 15, receive 5, time 25", timings, first["time"])
 	}
 	if first["startedDateTime"] != "2026-03-14T15:09:26.000Z" {
 		t.Errorf("startedDateTime = %v", first["startedDateTime"])

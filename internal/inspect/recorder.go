@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,9 +14,12 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultBodyCap       = 1 << 20   // bytes kept of each body
-	DefaultQueueLen      = 4096      // exchanges waiting for the sink
-	DefaultMemoryLimit   = 128 << 20 // body bytes held before the sink has them
+	DefaultBodyCap     = 1 << 20   // bytes kept of each body
+	DefaultQueueLen    = 4096      // exchanges waiting for the sink
+	DefaultMemoryLimit = 128 << 20 // body bytes held before the sink has them
+
+	MaxFrames            = 1000    // WebSocket frames kept of one exchange
+	MaxFramePayload      = 4 << 10 // bytes kept of each frame's payload
 	DefaultCloseTimeout  = 5 * time.Second
 	DefaultReplayTimeout = 30 * time.Second
 )
@@ -282,7 +286,34 @@ type capture struct {
 	total int64  // bytes seen, kept or not
 }
 
-var _ proxy.Exchange = (*recording)(nil)
+var (
+	_ proxy.Exchange      = (*recording)(nil)
+	_ proxy.FrameRecorder = (*recording)(nil)
+)
+
+// Frame implements proxy.FrameRecorder: it keeps the first MaxFrames frames,
+// with up to MaxFramePayload bytes of each, within the memory budget.
+func (rec *recording) Frame(f *proxy.Frame) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.ended {
+		return
+	}
+	rec.ex.FrameCount++
+	if len(rec.ex.Frames) >= MaxFrames {
+		return
+	}
+	payload := f.Payload[:min(len(f.Payload), MaxFramePayload)]
+	if !rec.r.reserve(int64(len(payload))) {
+		rec.r.trimmed.Add(1)
+		payload = nil
+	}
+	rec.held += int64(len(payload))
+	rec.ex.Frames = append(rec.ex.Frames, Frame{
+		Time: f.Time, FromClient: f.FromClient, Opcode: int(f.Opcode), Fin: f.Fin,
+		Compressed: f.Compressed, Length: f.Length, Payload: bytes.Clone(payload),
+	})
+}
 
 func (rec *recording) RequestBody(p []byte) {
 	rec.mu.Lock()
@@ -361,6 +392,7 @@ func (rec *recording) End(end *proxy.ExchangeEnd) {
 	ex := &rec.ex
 	ex.End = end.End
 	ex.Held = end.Held
+	ex.Backend = end.Backend
 	ex.Upgraded = end.Upgraded
 	if end.Err != nil {
 		ex.Error = end.Err.Error()
@@ -488,6 +520,7 @@ func (r *Recorder) store(batch []*Exchange, held int64) error {
 	r.held.Add(-held)
 	for _, ex := range batch {
 		r.putBufs(ex) // Sink.Add keeps no slice of them
+		ex.Frames = nil
 	}
 	if err != nil {
 		r.failed.Add(uint64(len(batch)))

@@ -181,8 +181,9 @@ const insertExchange = `INSERT INTO exchanges (
 	replay_of, service, conn, seq, remote,
 	method, target, proto, host, req_header, req_size, req_truncated,
 	resp_proto, status, reason, resp_header, resp_size, resp_truncated,
-	started_at, first_byte_at, ended_at, held_ns, upgraded, error, server_timing, body_bytes
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	started_at, first_byte_at, ended_at, held_ns, upgraded, error, server_timing, body_bytes,
+	backend, frame_count
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Add implements Sink: it stores exs in one transaction, then evicts the
 // oldest exchanges beyond the bounds.
@@ -198,7 +199,15 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 		}
 		defer ins.Close()
 		for i, ex := range exs {
-			args, err := exchangeArgs(ex)
+			frames, err := framesJSON(ex.Frames)
+			if err != nil {
+				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
+			}
+			frameBytes := 0
+			if len(ex.Frames) > 0 {
+				frameBytes = len(frames)
+			}
+			args, err := exchangeArgs(ex, frameBytes)
 			if err != nil {
 				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
 			}
@@ -209,9 +218,9 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 			if ids[i], err = res.LastInsertId(); err != nil {
 				return err
 			}
-			if len(ex.Request.Body) > 0 || len(ex.Response.Body) > 0 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO bodies (id, request, response) VALUES (?, ?, ?)`,
-					ids[i], nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body)); err != nil {
+			if len(ex.Request.Body) > 0 || len(ex.Response.Body) > 0 || len(ex.Frames) > 0 {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO bodies (id, request, response, frames) VALUES (?, ?, ?, ?)`,
+					ids[i], nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames); err != nil {
 					return err
 				}
 			}
@@ -227,7 +236,18 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 	return nil
 }
 
-func exchangeArgs(ex *Exchange) ([]any, error) {
+// framesJSON encodes a WebSocket exchange's frames for the bodies table.
+func framesJSON(fs []Frame) (string, error) {
+	if len(fs) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(fs)
+	return string(b), err
+}
+
+// exchangeArgs are the columns of insertExchange; frameBytes counts towards
+// the kept bytes of the bound.
+func exchangeArgs(ex *Exchange, frameBytes int) ([]any, error) {
 	reqH, err := headerJSON(ex.Request.Header)
 	if err != nil {
 		return nil, err
@@ -251,7 +271,8 @@ func exchangeArgs(ex *Exchange) ([]any, error) {
 		ex.Request.Method, ex.Request.Target, ex.Request.Proto, ex.Request.Host, reqH, ex.Request.Size, ex.Request.Truncated,
 		ex.Response.Proto, ex.Response.Status, ex.Response.Reason, respH, ex.Response.Size, ex.Response.Truncated,
 		dbTime(ex.Start), dbTime(ex.FirstByte), dbTime(ex.End), int64(ex.Held), ex.Upgraded, ex.Error, string(timing),
-		len(ex.Request.Body) + len(ex.Response.Body),
+		len(ex.Request.Body) + len(ex.Response.Body) + frameBytes,
+		ex.Backend, ex.FrameCount,
 	}, nil
 }
 
@@ -290,7 +311,8 @@ func (d *DB) evict(ctx context.Context, tx *sql.Tx) error {
 const exchangeColumns = `e.id, e.replay_of, e.service, e.conn, e.seq, e.remote,
 	e.method, e.target, e.proto, e.host, e.req_header, e.req_size, e.req_truncated,
 	e.resp_proto, e.status, e.reason, e.resp_header, e.resp_size, e.resp_truncated,
-	e.started_at, e.first_byte_at, e.ended_at, e.held_ns, e.upgraded, e.error, e.server_timing`
+	e.started_at, e.first_byte_at, e.ended_at, e.held_ns, e.upgraded, e.error, e.server_timing,
+	e.backend, e.frame_count`
 
 // List implements Sink.
 func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
@@ -377,10 +399,16 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 
 // Get implements Sink.
 func (d *DB) Get(ctx context.Context, id int64) (Exchange, error) {
-	row := d.r.QueryRowContext(ctx, `SELECT `+exchangeColumns+`, b.request, b.response
+	row := d.r.QueryRowContext(ctx, `SELECT `+exchangeColumns+`, b.request, b.response, coalesce(b.frames, '[]')
 		FROM exchanges e LEFT JOIN bodies b ON b.id = e.id WHERE e.id = ?`, id)
 	var ex Exchange
-	err := scanExchange(row, &ex, &ex.Request.Body, &ex.Response.Body)
+	var frames string
+	err := scanExchange(row, &ex, &ex.Request.Body, &ex.Response.Body, &frames)
+	if err == nil && frames != "[]" {
+		if err = json.Unmarshal([]byte(frames), &ex.Frames); err != nil {
+			err = fmt.Errorf("frames: %w", err)
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -405,6 +433,7 @@ func scanExchange(s scanner, ex *Exchange, extra ...any) error {
 		&ex.Request.Method, &ex.Request.Target, &ex.Request.Proto, &ex.Request.Host, &reqH, &ex.Request.Size, &ex.Request.Truncated,
 		&ex.Response.Proto, &ex.Response.Status, &ex.Response.Reason, &respH, &ex.Response.Size, &ex.Response.Truncated,
 		&start, &firstByte, &ended, &held, &ex.Upgraded, &ex.Error, &timing,
+		&ex.Backend, &ex.FrameCount,
 	}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return err

@@ -73,12 +73,31 @@
 // holds neither. The client's first chunk, kept for a replay, is copied to a
 // slice of its own size and dropped at the backend's first byte.
 //
-// # HTTP recording
+// # HTTP mode: recording for the inspector
 //
-// Recorder (record.go) is the contract of the HTTP-aware mode that the
-// inspector will use: it parses HTTP/1.1 heads as they pass and hands body
-// bytes over chunk by chunk, never buffering a whole body. That mode is not
-// built yet; the TCP path above never pays for it.
+// With a Recorder (Options.Recorder, or SetRecorder for the connections
+// accepted next) a connection is parsed as HTTP/1.x while it is forwarded
+// (http.go): request and response heads are parsed, bodies are framed
+// (Content-Length, chunked, until the close; HEAD, 1xx, 204 and 304 have
+// none) to find where the next exchange of a keep-alive or pipelined
+// connection starts, and the Recorder gets each exchange's heads, body bytes
+// (chunk framing removed) and end. Both directions are then copied through
+// user space (64 KiB reads) instead of spliced, since the bytes must be
+// seen; each read is written on before the Recorder sees it, except the
+// client's, which the Recorder sees first so that a request is always known
+// before its response can come back. Nothing is buffered beyond one read:
+// a server-sent event reaches the client as it is sent.
+//
+// After a WebSocket upgrade, frames are parsed both ways (wsframe.go) and
+// handed over with up to MaxFramePayload bytes of payload each, unmasked,
+// when the Exchange implements FrameRecorder. Anything that does not parse as
+// HTTP/1.x (TLS, HTTP/2, a head over 64 KiB, a malformed chunk) turns the
+// mode off for the rest of that connection: what was in flight ends with an
+// error, and the bytes go on being forwarded, spliced again.
+//
+// In this mode a connection that waited HoldTimeout for a backend in vain
+// and has sent a whole request head gets a 503 that names the service,
+// instead of a reset; the Recorder sees it too.
 //
 // # Must not
 //
@@ -96,5 +115,7 @@
 //
 // Proxy.mu guards the backends, the hold flag and the set of sessions;
 // session.mu guards one connection's state. The two are never held at the
-// same time.
+// same time. observer.mu guards one connection's HTTP parsing; the
+// Recorder's methods are called with it held, and it is never held while
+// taking the others.
 package proxy

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
@@ -79,6 +80,45 @@ func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
 			bulk = m >= copyMax
 		}
 	}
+}
+
+// forwardHTTP is forward for a connection in HTTP mode: every read is
+// copied through user space and handed to feed with the time it was read.
+// Client bytes (early) are fed before they are written, so that a request
+// is known before its response can come back; backend bytes after. Once the
+// observer stops parsing, the rest goes through forward.
+func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, feed func([]byte, time.Time), early bool) (int64, error) {
+	r, err := newReader(src)
+	if err != nil {
+		return 0, err
+	}
+	var written int64
+	for !obs.isPassive() {
+		buf, n, err := r.read(firstChunk)
+		if n > 0 {
+			at := time.Now()
+			if early {
+				feed((*buf)[:n], at)
+			}
+			m, werr := dst.Write((*buf)[:n])
+			written += int64(m)
+			if werr == nil && !early {
+				feed((*buf)[:n], at)
+			}
+			bufPool.Put(buf)
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, err
+		}
+	}
+	n, err := forward(dst, src, pipes)
+	return written + n, err
 }
 
 // readFirst reads the first bytes of a connection, up to firstChunk, as

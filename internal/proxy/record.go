@@ -50,7 +50,6 @@ type Recorder interface {
 
 // Exchange receives one request and its response. See Recorder for the order
 // of calls and what its methods may do.
-//
 type Exchange interface {
 	// RequestBody receives the next bytes of the request body.
 	RequestBody(p []byte)
@@ -64,7 +63,6 @@ type Exchange interface {
 }
 
 // RequestHead is a request as the proxy parsed it.
-//
 type RequestHead struct {
 	Service string    // Options.Name
 	Conn    uint64    // the client connection, unique within the Proxy
@@ -81,7 +79,6 @@ type RequestHead struct {
 }
 
 // ResponseHead is a response as the proxy parsed it.
-//
 type ResponseHead struct {
 	Start         time.Time // when the first byte of the head arrived
 	Proto         string
@@ -115,7 +112,6 @@ type Frame struct {
 const MaxFramePayload = 16 << 10
 
 // ExchangeEnd says how an exchange ended.
-//
 type ExchangeEnd struct {
 	End           time.Time
 	RequestBytes  int64 // body bytes forwarded, after removing chunk framing

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,10 +54,15 @@ type session struct {
 	report chan pumpResult
 	left   atomic.Int32 // goroutines still running; the last one cleans up
 
+	// HTTP mode (Options.Recorder); obs is nil in plain mode.
+	obs      *observer
+	firstFed atomic.Bool // the first chunk was handed to obs (once, whatever the replays)
+
 	mu        sync.Mutex   // guards the fields below
 	backend   *net.TCPConn // the current backend connection, nil while connecting
 	be        *backend     // what backend was picked from, for release
 	first     []byte       // the client's first chunk, until the backend's first byte
+	firstAt   time.Time    // when it was read
 	committed bool         // the backend sent a byte: no replay any more
 	closed    bool         // abort was called
 }
@@ -82,6 +88,9 @@ func newSession(p *Proxy, c *net.TCPConn, id uint64) *session {
 		report: make(chan pumpResult, 1),
 	}
 	s.left.Store(2)
+	if ref := p.recorder.Load(); ref != nil {
+		s.obs = newObserver(ref.r, p.name, id, c.RemoteAddr().String())
+	}
 	return s
 }
 
@@ -101,6 +110,9 @@ func (s *session) exit() {
 		}
 		if be != nil {
 			s.p.release(be)
+		}
+		if s.obs != nil {
+			s.obs.finish()
 		}
 		s.p.remove(s)
 	}
@@ -194,26 +206,40 @@ func (s *session) run() {
 					s.p.log.Warn("proxy: no backend ready in time; connection reset",
 						keyClient, s.client.RemoteAddr().String(), keyWaited, time.Since(s.start).Round(time.Millisecond).String(), keyErr, err, keyDropped, dropped)
 				})
-				s.abort(true)
+				if !s.answerUnavailable() {
+					s.abort(true)
+				}
 			}
 			return
 		}
 		if !s.setBackend(b, be) {
 			return
 		}
+		if s.obs != nil {
+			s.obs.connected(be.addr, time.Now())
+		}
 		s.attach <- b
 
 		buf, n, err := readFirst(b)
 		if n > 0 {
+			at := time.Now()
 			closeAttach() // commit: no replay from here on
 			s.commit()
 			_, werr := s.client.Write((*buf)[:n])
+			if werr == nil && s.obs != nil {
+				s.obs.response((*buf)[:n], at)
+			}
 			bufPool.Put(buf)
 			if werr != nil {
 				s.abort(true)
 				return
 			}
-			_, err = forward(s.client, b, s.p.pipes)
+			if s.obs != nil {
+				_, err = forwardHTTP(s.client, b, s.p.pipes, s.obs, s.obs.response, false)
+				s.obs.responseEnd(err)
+			} else {
+				_, err = forward(s.client, b, s.p.pipes)
+			}
 			s.endBackendToClient(err)
 			return
 		}
@@ -406,6 +432,7 @@ func (s *session) pump() {
 		return
 	}
 	s.mu.Lock()
+	s.firstAt = time.Now()
 	if !s.committed {
 		s.first = first
 	}
@@ -446,15 +473,28 @@ func (s *session) readClientFirst() (first []byte, eof bool, err error) {
 // nothing after the first chunk.
 func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 	if len(first) > 0 {
+		s.feedFirst(first) // before the write: see forwardHTTP
 		if _, err := b.Write(first); err != nil {
 			return pumpResult{replayable: true, err: err}
 		}
 	}
 	if *eof {
 		b.CloseWrite()
+		if s.obs != nil {
+			s.obs.requestEnd(nil)
+		}
 		return pumpResult{replayable: true}
 	}
-	n, err := forward(b, s.client, s.p.pipes)
+	var n int64
+	var err error
+	if s.obs != nil {
+		n, err = forwardHTTP(b, s.client, s.p.pipes, s.obs, s.obs.request, true)
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.obs.requestEnd(err)
+		}
+	} else {
+		n, err = forward(b, s.client, s.p.pipes)
+	}
 	switch {
 	case err == nil:
 		b.CloseWrite()
@@ -467,4 +507,42 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 	default:
 		return pumpResult{err: err}
 	}
+}
+
+// feedFirst hands the client's first chunk to the HTTP mode, once.
+func (s *session) feedFirst(first []byte) {
+	if s.obs == nil || !s.firstFed.CompareAndSwap(false, true) {
+		return
+	}
+	s.mu.Lock()
+	at := s.firstAt
+	s.mu.Unlock()
+	s.obs.request(first, at)
+}
+
+// answerUnavailable answers a connection in HTTP mode that waited in vain
+// for a backend with a 503 that says why, when the client sent a whole
+// request head; it reports whether it did (else the caller resets).
+func (s *session) answerUnavailable() bool {
+	if s.obs == nil {
+		return false
+	}
+	s.mu.Lock()
+	first := s.first
+	s.mu.Unlock()
+	if headEnd(first, 0) < 0 {
+		return false
+	}
+	waited := time.Since(s.start).Round(time.Millisecond)
+	body := "berth: service \"" + s.p.name + "\" did not accept connections within " + waited.String() +
+		"; is it running and listening on its port? See: berth ps, berth logs " + s.p.name + "\n"
+	resp := []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	s.feedFirst(first)
+	if _, err := s.client.Write(resp); err != nil {
+		return false
+	}
+	s.obs.response(resp, time.Now())
+	s.client.CloseWrite()
+	return true
 }

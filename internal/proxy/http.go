@@ -1,0 +1,654 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxHead bounds a request or response head the HTTP mode parses. A longer
+// head (or anything that is not HTTP/1.x) turns recording off for the rest of
+// the connection; the bytes are forwarded all the same.
+const maxHead = 64 << 10
+
+// errClosedEarly ends an exchange that its connection ended in the middle of.
+var errClosedEarly = errors.New("connection closed before the exchange ended")
+
+// observer is the HTTP mode of one connection: it parses the bytes each way
+// after they were forwarded and reports exchanges to the Recorder. pump feeds
+// the client's bytes (request), run the backend's (response); mu serializes
+// the two. Once parsing fails it goes passive: it drops what it has and
+// forwarding goes back to plain copying.
+type observer struct {
+	rec     Recorder
+	service string
+	conn    uint64
+	remote  string
+
+	mu       sync.Mutex // guards every field below
+	passive  bool       // not parsing any more
+	seq      int
+	req      parser
+	resp     parser
+	pending  []*pending // exchanges whose request was seen, oldest first
+	stash    []byte     // client bytes after an upgrade request, until its answer
+	awaiting bool       // the last request asked to upgrade: stash until the answer
+	ws       *wsObserver
+	backend  string    // the backend connection's address
+	dialed   time.Time // when it was opened
+	reused   bool      // an exchange already went over it
+}
+
+// pending is one exchange in flight, recorded or not: framing needs it
+// either way.
+type pending struct {
+	ex        Exchange // nil when the Recorder declined it
+	method    string
+	upgrade   bool // the request asked for a WebSocket upgrade
+	start     time.Time
+	held      time.Duration
+	answered  bool // a response head was seen
+	reqDone   bool
+	respDone  bool
+	reqBytes  int64
+	respBytes int64
+	err       error
+}
+
+// parser is one direction's state: a head being gathered, or a body being
+// framed.
+type parser struct {
+	head   []byte // a head gathered across reads
+	headAt time.Time
+	body   framer
+	inBody bool
+}
+
+func newObserver(rec Recorder, service string, conn uint64, remote string) *observer {
+	return &observer{rec: rec, service: service, conn: conn, remote: remote}
+}
+
+// isPassive reports whether o stopped parsing, so that forwarding can go
+// back to splicing.
+func (o *observer) isPassive() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.passive
+}
+
+// connected records the backend connection that the next exchanges go over.
+func (o *observer) connected(addr string, at time.Time) {
+	o.mu.Lock()
+	o.backend, o.dialed, o.reused = addr, at, false
+	o.mu.Unlock()
+}
+
+// request takes client bytes that were forwarded, read at t.
+func (o *observer) request(p []byte, t time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.passive {
+		return
+	}
+	if o.ws != nil {
+		o.ws.feed(&o.ws.client, p, t)
+		return
+	}
+	if o.awaiting {
+		if len(o.stash)+len(p) > maxHead {
+			o.stop(errors.New("too much sent before the upgrade was answered"))
+			return
+		}
+		o.stash = append(o.stash, p...)
+		return
+	}
+	o.parseRequests(p, t)
+}
+
+// parseRequests parses p as requests (heads and bodies). o.mu must be held.
+func (o *observer) parseRequests(p []byte, t time.Time) {
+	for len(p) > 0 && !o.passive {
+		if o.awaiting {
+			o.stash = append(o.stash, p...)
+			return
+		}
+		if o.req.inBody {
+			pe := o.lastPending()
+			n, done, err := o.req.body.feed(p, func(b []byte) {
+				pe.reqBytes += int64(len(b))
+				if pe.ex != nil {
+					pe.ex.RequestBody(b)
+				}
+			})
+			p = p[n:]
+			if err != nil {
+				o.stop(err)
+				return
+			}
+			if done {
+				o.req.inBody = false
+				pe.reqDone = true
+				o.endIfDone(pe, t)
+			}
+			continue
+		}
+		head, rest, ok := o.req.gather(p, t)
+		if !ok {
+			if len(o.req.head) > maxHead {
+				o.stop(errors.New("request head longer than 64 KiB"))
+			}
+			return
+		}
+		p = rest
+		if err := o.beginRequest(head); err != nil {
+			o.stop(err)
+			return
+		}
+	}
+}
+
+// beginRequest parses a request head, calls Begin and sets up the body.
+func (o *observer) beginRequest(head []byte) error {
+	line, h, err := parseHead(head)
+	if err != nil {
+		return err
+	}
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !strings.HasPrefix(proto, "HTTP/1.") || method == "" || target == "" {
+		return errors.New("not an HTTP/1.x request")
+	}
+	o.seq++
+	pe := &pending{method: method, start: o.req.headAt}
+	if !o.reused && !o.dialed.IsZero() {
+		pe.held = max(0, o.dialed.Sub(pe.start))
+	}
+	o.reused = true
+	if strings.EqualFold(h.Get("Upgrade"), "websocket") || method == "CONNECT" {
+		pe.upgrade = method != "CONNECT"
+		o.awaiting = true
+	}
+	length, chunked, err := bodyLength(h)
+	if err != nil {
+		return err
+	}
+	host := h.Get("Host")
+	req := &RequestHead{
+		Service: o.service, Conn: o.conn, Seq: o.seq, Remote: o.remote, Start: pe.start,
+		Method: method, Target: target, Proto: proto, Host: host, Header: h, ContentLength: length,
+	}
+	if chunked {
+		req.ContentLength = -1
+	}
+	pe.ex = o.rec.Begin(req)
+	o.pending = append(o.pending, pe)
+	switch {
+	case chunked:
+		o.req.body = framer{chunked: true}
+		o.req.inBody = true
+	case length > 0:
+		o.req.body = framer{left: length}
+		o.req.inBody = true
+	default:
+		pe.reqDone = true
+	}
+	return nil
+}
+
+// response takes backend bytes that were forwarded, read at t.
+func (o *observer) response(p []byte, t time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.passive {
+		return
+	}
+	if o.ws != nil {
+		o.ws.feed(&o.ws.server, p, t)
+		return
+	}
+	for len(p) > 0 && !o.passive && o.ws == nil {
+		pe := o.current()
+		if pe == nil {
+			o.stop(errors.New("response without a request"))
+			return
+		}
+		if o.resp.inBody {
+			n, done, err := o.resp.body.feed(p, func(b []byte) {
+				pe.respBytes += int64(len(b))
+				if pe.ex != nil {
+					pe.ex.ResponseBody(b)
+				}
+			})
+			p = p[n:]
+			if err != nil {
+				o.stop(err)
+				return
+			}
+			if done {
+				o.resp.inBody = false
+				pe.respDone = true
+				o.endIfDone(pe, t)
+			}
+			continue
+		}
+		head, rest, ok := o.resp.gather(p, t)
+		if !ok {
+			if len(o.resp.head) > maxHead {
+				o.stop(errors.New("response head longer than 64 KiB"))
+			}
+			return
+		}
+		p = rest
+		if err := o.beginResponse(pe, head, t); err != nil {
+			o.stop(err)
+			return
+		}
+		if o.ws != nil && len(p) > 0 {
+			o.ws.feed(&o.ws.server, p, t)
+		}
+	}
+}
+
+// beginResponse parses a response head for pe and sets up its body.
+func (o *observer) beginResponse(pe *pending, head []byte, t time.Time) error {
+	line, h, err := parseHead(head)
+	if err != nil {
+		return err
+	}
+	proto, rest, _ := strings.Cut(line, " ")
+	code, reason, _ := strings.Cut(rest, " ")
+	status, err := strconv.Atoi(code)
+	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || status < 100 || status > 999 {
+		return errors.New("not an HTTP/1.x response")
+	}
+	if status >= 100 && status < 200 && status != 101 {
+		return nil // interim: the real response follows
+	}
+	length, chunked, err := bodyLength(h)
+	if err != nil {
+		return err
+	}
+	resp := &ResponseHead{Start: o.resp.headAt, Proto: proto, Status: status, Reason: reason, Header: h, ContentLength: length}
+	if chunked {
+		resp.ContentLength = -1
+	}
+	upgraded := status == 101 || (pe.method == "CONNECT" && status/100 == 2)
+	switch {
+	case upgraded, pe.method == "HEAD", status == 204, status == 304:
+		resp.ContentLength = 0
+	case chunked:
+	case length < 0:
+		resp.ContentLength = -1 // until the backend closes
+	}
+	pe.answered = true
+	if pe.ex != nil {
+		pe.ex.Response(resp)
+	}
+	if o.awaiting && !upgraded {
+		// The upgrade was declined: what the client sent meanwhile is HTTP.
+		o.awaiting = false
+		stash := o.stash
+		o.stash = nil
+		o.parseRequests(stash, t)
+		if o.passive {
+			return nil
+		}
+	}
+	switch {
+	case upgraded:
+		o.upgrade(pe, t)
+		return nil
+	case resp.ContentLength == 0:
+		pe.respDone = true
+		o.endIfDone(pe, t)
+	case chunked:
+		o.resp.body = framer{chunked: true}
+		o.resp.inBody = true
+	case length > 0:
+		o.resp.body = framer{left: length}
+		o.resp.inBody = true
+	default:
+		o.resp.body = framer{left: -1}
+		o.resp.inBody = true
+	}
+	return nil
+}
+
+// upgrade switches the connection after a 101 (or a CONNECT's 2xx): to
+// WebSocket frames when the exchange wants them, else to plain copying.
+func (o *observer) upgrade(pe *pending, t time.Time) {
+	pe.reqDone, pe.respDone = true, true
+	fr, ok := pe.ex.(FrameRecorder)
+	if !pe.upgrade || !ok || pe.ex == nil {
+		o.finishOne(pe, t, nil, true)
+		o.stop(nil)
+		return
+	}
+	o.ws = &wsObserver{fr: fr, client: wsParser{fromClient: true}}
+	o.awaiting = false
+	stash := o.stash
+	o.stash = nil
+	o.ws.feed(&o.ws.client, stash, t)
+}
+
+// current is the oldest exchange whose response has not ended.
+func (o *observer) current() *pending {
+	for _, pe := range o.pending {
+		if !pe.respDone {
+			return pe
+		}
+	}
+	return nil
+}
+
+func (o *observer) lastPending() *pending { return o.pending[len(o.pending)-1] }
+
+// endIfDone ends pe once both its messages have passed.
+func (o *observer) endIfDone(pe *pending, t time.Time) {
+	if pe.reqDone && pe.respDone {
+		o.finishOne(pe, t, pe.err, false)
+	}
+}
+
+// finishOne calls End for pe and forgets it.
+func (o *observer) finishOne(pe *pending, t time.Time, err error, upgraded bool) {
+	for i, q := range o.pending {
+		if q == pe {
+			o.pending = append(o.pending[:i], o.pending[i+1:]...)
+			break
+		}
+	}
+	if pe.ex == nil {
+		return
+	}
+	end := &ExchangeEnd{
+		End: t, RequestBytes: pe.reqBytes, ResponseBytes: pe.respBytes,
+		Upgraded: upgraded, Held: pe.held, Err: err,
+	}
+	if pe.answered {
+		end.Backend = o.backend
+	}
+	pe.ex.End(end)
+}
+
+// stop turns parsing off for the rest of the connection, ending what is in
+// flight with err (nil: the connection was handed over to plain copying).
+func (o *observer) stop(err error) {
+	o.passive = true
+	o.stash, o.req, o.resp = nil, parser{}, parser{}
+	now := time.Now()
+	for len(o.pending) > 0 {
+		pe := o.pending[0]
+		e := err
+		if e == nil {
+			e = errClosedEarly
+		}
+		o.finishOne(pe, now, e, false)
+	}
+	o.ws = nil
+}
+
+// requestEnd is called once the client→backend direction ended: err nil
+// for the client's EOF.
+func (o *observer) requestEnd(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.passive || o.ws != nil {
+		return
+	}
+	if o.req.inBody {
+		pe := o.lastPending()
+		pe.reqDone = true
+		pe.err = orClosed(err)
+		o.req.inBody = false
+	}
+}
+
+// responseEnd is called once the backend→client direction ended: err nil
+// for the backend's EOF, which ends a body that runs until the close. No
+// response can come after it, so whatever else is in flight ends, failed.
+func (o *observer) responseEnd(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.passive || o.ws != nil {
+		return
+	}
+	now := time.Now()
+	if pe := o.current(); pe != nil && o.resp.inBody && o.resp.body.left < 0 && !o.resp.body.chunked && err == nil {
+		o.resp.inBody = false
+		pe.respDone = true
+		o.finishOne(pe, now, pe.err, false)
+	}
+	if err == nil || err == io.EOF {
+		err = errBackendClosed
+	}
+	o.stop(err)
+}
+
+// errBackendClosed ends the exchanges still waiting when the backend closes.
+var errBackendClosed = errors.New("the service closed the connection before the response ended")
+
+// finish ends whatever is still in flight when the connection is gone; an
+// upgraded WebSocket connection ends there, cleanly.
+func (o *observer) finish() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ws := o.ws; ws != nil {
+		now := time.Now()
+		ws.flush(now)
+		o.ws = nil
+		for _, pe := range o.pending {
+			if pe.ex != nil {
+				o.finishOne(pe, now, nil, true)
+				break
+			}
+		}
+	}
+	o.stop(nil)
+}
+
+func orClosed(err error) error {
+	if err == nil || err == io.EOF {
+		return errClosedEarly
+	}
+	return err
+}
+
+// gather adds p to the head being gathered. Once the head is whole it
+// returns it and the bytes after it. Empty lines before a head are skipped
+// (RFC 9112, 2.2).
+func (ps *parser) gather(p []byte, t time.Time) (head, rest []byte, ok bool) {
+	if len(ps.head) == 0 {
+		for len(p) > 0 && (p[0] == '\r' || p[0] == '\n') {
+			p = p[1:]
+		}
+		if len(p) == 0 {
+			return nil, nil, false
+		}
+		ps.headAt = t
+		if i := headEnd(p, 0); i >= 0 {
+			return p[:i], p[i:], true // the common case: no copy
+		}
+	}
+	from := max(0, len(ps.head)-3)
+	ps.head = append(ps.head, p...)
+	i := headEnd(ps.head, from)
+	if i < 0 {
+		return nil, nil, false
+	}
+	n := i - (len(ps.head) - len(p))
+	head = ps.head[:i]
+	ps.head = nil
+	return head, p[n:], true
+}
+
+// headEnd returns the index just past the blank line that ends a head in b,
+// searching from from, or -1.
+func headEnd(b []byte, from int) int {
+	for i := from; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+	return -1
+}
+
+// parseHead splits a head into its first line and its fields.
+func parseHead(head []byte) (string, http.Header, error) {
+	lines := strings.Split(strings.TrimRight(string(head), "\r\n"), "\n")
+	first := strings.TrimSuffix(lines[0], "\r")
+	h := make(http.Header, len(lines)-1)
+	var last string
+	for _, l := range lines[1:] {
+		l = strings.TrimSuffix(l, "\r")
+		if l == "" {
+			continue
+		}
+		if (l[0] == ' ' || l[0] == '\t') && last != "" {
+			// obs-fold: a continuation of the previous field.
+			vs := h[last]
+			vs[len(vs)-1] += " " + strings.TrimSpace(l)
+			continue
+		}
+		name, value, ok := strings.Cut(l, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return "", nil, errors.New("malformed header line")
+		}
+		last = textproto.CanonicalMIMEHeaderKey(name)
+		h[last] = append(h[last], strings.TrimSpace(value))
+	}
+	return first, h, nil
+}
+
+// bodyLength reads a message's framing from its fields: a Content-Length
+// (-1 if none) or chunked.
+func bodyLength(h http.Header) (length int64, chunked bool, err error) {
+	if te := h.Values("Transfer-Encoding"); len(te) > 0 {
+		last := strings.TrimSpace(te[len(te)-1])
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = strings.TrimSpace(last[i+1:])
+		}
+		if !strings.EqualFold(last, "chunked") {
+			return 0, false, errors.New("transfer coding other than chunked")
+		}
+		return -1, true, nil
+	}
+	cl := h.Values("Content-Length")
+	if len(cl) == 0 {
+		return -1, false, nil
+	}
+	first, _, _ := strings.Cut(cl[0], ",")
+	n, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, errors.New("bad Content-Length")
+	}
+	return n, false, nil
+}
+
+// framer finds where a body ends: left bytes (-1: until the connection
+// closes), or chunked framing, which it removes.
+type framer struct {
+	left    int64
+	chunked bool
+	state   int    // chunked: see the chunk* constants
+	line    []byte // a size or trailer line split across reads
+}
+
+const (
+	chunkSize    = iota // reading a chunk-size line
+	chunkData           // left bytes of chunk data to go
+	chunkDataEnd        // the CRLF after chunk data
+	chunkTrailer        // trailer lines, up to an empty one
+)
+
+// feed consumes the body's bytes at the start of p, passing payload bytes to
+// data, and returns how many bytes of p it consumed and whether the body
+// ended.
+func (f *framer) feed(p []byte, data func([]byte)) (int, bool, error) {
+	if !f.chunked {
+		if f.left < 0 {
+			data(p)
+			return len(p), false, nil
+		}
+		n := int(min(f.left, int64(len(p))))
+		if n > 0 {
+			data(p[:n])
+		}
+		f.left -= int64(n)
+		return n, f.left == 0, nil
+	}
+	used := 0
+	for used < len(p) {
+		switch f.state {
+		case chunkData:
+			n := int(min(f.left, int64(len(p)-used)))
+			data(p[used : used+n])
+			used += n
+			if f.left -= int64(n); f.left == 0 {
+				f.state = chunkDataEnd
+			}
+		case chunkSize, chunkDataEnd, chunkTrailer:
+			line, n, ok := f.readLine(p[used:])
+			used += n
+			if !ok {
+				if len(f.line) > 4096 {
+					return used, false, errors.New("chunk line too long")
+				}
+				continue
+			}
+			switch f.state {
+			case chunkDataEnd:
+				if len(line) != 0 {
+					return used, false, errors.New("malformed chunk")
+				}
+				f.state = chunkSize
+			case chunkSize:
+				size, _, _ := bytes.Cut(line, []byte(";"))
+				v, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
+				if err != nil || v < 0 {
+					return used, false, errors.New("malformed chunk size")
+				}
+				if v == 0 {
+					f.state = chunkTrailer
+				} else {
+					f.left, f.state = v, chunkData
+				}
+			case chunkTrailer:
+				if len(line) == 0 {
+					return used, true, nil
+				}
+			}
+		}
+	}
+	return used, false, nil
+}
+
+// readLine takes one line (without its CRLF) from the start of p, joining a
+// start kept from earlier reads. ok is false when p has no line end yet.
+func (f *framer) readLine(p []byte) (line []byte, n int, ok bool) {
+	i := bytes.IndexByte(p, '\n')
+	if i < 0 {
+		f.line = append(f.line, p...)
+		return nil, len(p), false
+	}
+	line = p[:i]
+	if len(f.line) > 0 {
+		f.line = append(f.line, line...)
+		line, f.line = f.line, nil
+	}
+	return bytes.TrimSuffix(line, []byte("\r")), i + 1, true
+}
