@@ -58,7 +58,8 @@
 // evicted until at most DBOptions.MaxExchanges remain (default 10,000) and
 // their kept bodies total at most DBOptions.MaxBodyBytes (default 256 MiB).
 // Bodies live in their own table, so listing and eviction never read them;
-// running totals are kept by triggers, so checking the bounds costs one row.
+// the totals are counted once at open and then kept in memory by each write
+// transaction, so checking the bounds costs no query.
 // IDs are never reused. A replay's ReplayOf may name an exchange evicted
 // since. Recorded traffic holds credentials: the file is created 0600.
 //

@@ -27,6 +27,13 @@ const (
 // maxBatch is the most exchanges handed to Sink.Add at once.
 const maxBatch = 256
 
+// batchLinger is how long run waits for more exchanges after the first of a
+// batch (unless a Flush asks for it sooner). One transaction per batch costs
+// a WAL write and a commit: under load, waiting a little stores many
+// exchanges for the price of one commit; when quiet, an exchange is listed
+// this much later, which no one sees.
+const batchLinger = 20 * time.Millisecond
+
 // minGrow is the smallest body buffer allocated when the length is unknown.
 const minGrow = 512
 
@@ -492,6 +499,24 @@ func (r *Recorder) writeBatch(first item) {
 		}
 	}
 	add(first)
+	if first.flushed == nil {
+		timer := time.NewTimer(batchLinger)
+	linger:
+		for len(batch) < maxBatch {
+			select {
+			case it := <-r.q:
+				add(it)
+				if it.flushed != nil {
+					break linger
+				}
+			case <-timer.C:
+				break linger
+			case <-r.stop:
+				break linger
+			}
+		}
+		timer.Stop()
+	}
 gather:
 	for len(batch) < maxBatch {
 		select {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,12 @@ type DB struct {
 
 	maxExchanges int64
 	maxBodyBytes int64
+
+	// The history's totals, kept by the writer (write holds mu around each
+	// transaction, so they change only with a commit).
+	mu        sync.Mutex
+	count     int64 // exchanges kept
+	bodyBytes int64 // their body_bytes
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,6 +141,10 @@ func openDB(path string, o DBOptions) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := w.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(body_bytes), 0) FROM exchanges`).Scan(&d.count, &d.bodyBytes); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := d.write(ctx, d.evict); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("evict: %w", err)
@@ -164,17 +175,30 @@ func (d *DB) Close() error {
 }
 
 // write runs fn in a write transaction on the single writer connection and
-// commits it if fn returns nil.
-func (d *DB) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+// commits it if fn returns nil. fn works on a copy of the totals, which
+// replaces them once the transaction has committed.
+func (d *DB) write(ctx context.Context, fn func(context.Context, *sql.Tx, *totals) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(ctx, tx); err != nil {
+	t := totals{count: d.count, bodyBytes: d.bodyBytes}
+	if err := fn(ctx, tx, &t); err != nil {
 		_ = tx.Rollback() // the error that matters is fn's
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.count, d.bodyBytes = t.count, t.bodyBytes
+	return nil
+}
+
+// totals are the history's size during a write transaction.
+type totals struct {
+	count, bodyBytes int64
 }
 
 const insertExchange = `INSERT INTO exchanges (
@@ -192,12 +216,17 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 		return nil
 	}
 	ids := make([]int64, len(exs))
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx, t *totals) error {
 		ins, err := tx.PrepareContext(ctx, insertExchange)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
+		insBodies, err := tx.PrepareContext(ctx, `INSERT INTO bodies (id, request, response, frames) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insBodies.Close()
 		for i, ex := range exs {
 			frames, err := framesJSON(ex.Frames)
 			if err != nil {
@@ -207,7 +236,8 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 			if len(ex.Frames) > 0 {
 				frameBytes = len(frames)
 			}
-			args, err := exchangeArgs(ex, frameBytes)
+			kept := int64(len(ex.Request.Body) + len(ex.Response.Body) + frameBytes)
+			args, err := exchangeArgs(ex, kept)
 			if err != nil {
 				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
 			}
@@ -219,13 +249,14 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 				return err
 			}
 			if len(ex.Request.Body) > 0 || len(ex.Response.Body) > 0 || len(ex.Frames) > 0 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO bodies (id, request, response, frames) VALUES (?, ?, ?, ?)`,
-					ids[i], nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames); err != nil {
+				if _, err := insBodies.ExecContext(ctx, ids[i], nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames); err != nil {
 					return err
 				}
 			}
+			t.count++
+			t.bodyBytes += kept
 		}
-		return d.evict(ctx, tx)
+		return d.evict(ctx, tx, t)
 	})
 	if err != nil {
 		return fmt.Errorf("store %d exchange(s): %w", len(exs), err)
@@ -245,9 +276,9 @@ func framesJSON(fs []Frame) (string, error) {
 	return string(b), err
 }
 
-// exchangeArgs are the columns of insertExchange; frameBytes counts towards
-// the kept bytes of the bound.
-func exchangeArgs(ex *Exchange, frameBytes int) ([]any, error) {
+// exchangeArgs are the columns of insertExchange; kept is what the exchange
+// counts towards the bound on body bytes.
+func exchangeArgs(ex *Exchange, kept int64) ([]any, error) {
 	reqH, err := headerJSON(ex.Request.Header)
 	if err != nil {
 		return nil, err
@@ -271,19 +302,14 @@ func exchangeArgs(ex *Exchange, frameBytes int) ([]any, error) {
 		ex.Request.Method, ex.Request.Target, ex.Request.Proto, ex.Request.Host, reqH, ex.Request.Size, ex.Request.Truncated,
 		ex.Response.Proto, ex.Response.Status, ex.Response.Reason, respH, ex.Response.Size, ex.Response.Truncated,
 		dbTime(ex.Start), dbTime(ex.FirstByte), dbTime(ex.End), int64(ex.Held), ex.Upgraded, ex.Error, string(timing),
-		len(ex.Request.Body) + len(ex.Response.Body) + frameBytes,
-		ex.Backend, ex.FrameCount,
+		kept, ex.Backend, ex.FrameCount,
 	}, nil
 }
 
 // evict deletes the oldest exchanges until the bounds hold, never the
-// newest one.
-func (d *DB) evict(ctx context.Context, tx *sql.Tx) error {
-	var n, size int64
-	if err := tx.QueryRowContext(ctx, `SELECT exchanges, body_bytes FROM totals`).Scan(&n, &size); err != nil {
-		return err
-	}
-	over := func() bool { return n > 1 && (n > d.maxExchanges || size > d.maxBodyBytes) }
+// newest one, and updates t.
+func (d *DB) evict(ctx context.Context, tx *sql.Tx, t *totals) error {
+	over := func() bool { return t.count > 1 && (t.count > d.maxExchanges || t.bodyBytes > d.maxBodyBytes) }
 	if !over() {
 		return nil
 	}
@@ -298,8 +324,8 @@ func (d *DB) evict(ctx context.Context, tx *sql.Tx) error {
 			rows.Close()
 			return err
 		}
-		n--
-		size -= bb
+		t.count--
+		t.bodyBytes -= bb
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
@@ -456,12 +482,54 @@ func scanExchange(s scanner, ex *Exchange, extra ...any) error {
 	return nil
 }
 
+// headerJSON encodes h as a JSON object of arrays, names sorted. It is
+// on the path of every stored exchange, so it skips reflection.
 func headerJSON(h http.Header) (string, error) {
 	if len(h) == 0 {
 		return "{}", nil
 	}
-	b, err := json.Marshal(h)
-	return string(b), err
+	names := make([]string, 0, len(h))
+	size := 2
+	for name, vs := range h {
+		names = append(names, name)
+		size += len(name) + 6
+		for _, v := range vs {
+			size += len(v) + 3
+		}
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, name)
+		b = append(b, ':', '[')
+		for j, v := range h[name] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, v)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
+	return string(b), nil
+}
+
+// appendJSONString appends s as a JSON string: plain ASCII as it is,
+// anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func nonNilBytes(b []byte) []byte {

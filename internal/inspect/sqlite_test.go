@@ -3,10 +3,12 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,11 +81,11 @@ func TestDB_EvictsByBodyBytes(t *testing.T) {
 	}
 	// The running totals match the table.
 	var n, bytes int64
-	if err := d.r.QueryRow(`SELECT exchanges, body_bytes FROM totals`).Scan(&n, &bytes); err != nil {
+	if err := d.r.QueryRow(`SELECT count(*), sum(body_bytes) FROM exchanges`).Scan(&n, &bytes); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || bytes != 5000 {
-		t.Errorf("totals = %d exchanges, %d bytes; want 1, 5000", n, bytes)
+	if n != 1 || bytes != 5000 || d.count != n || d.bodyBytes != bytes {
+		t.Errorf("table has %d exchanges, %d bytes, totals say %d, %d; want 1, 5000", n, bytes, d.count, d.bodyBytes)
 	}
 }
 
@@ -234,5 +236,32 @@ func TestDB_Filters(t *testing.T) {
 		if _, err := d.List(context.Background(), bad); err == nil {
 			t.Errorf("List(%+v) succeeded, want an error", bad)
 		}
+	}
+}
+
+func TestHeaderJSON_RoundTrip(t *testing.T) {
+	h := http.Header{
+		"Content-Type": {"application/json"},
+		"X-Quote":      {`say "hi" \ there`, "two"},
+		"X-Unicode":    {"naïve ☃", "\x01\x1f tab\t"},
+		"X-Bad-Utf8":   {"\xff\xfe"},
+		"A":            {""},
+	}
+	s, err := headerJSON(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back http.Header
+	if err := json.Unmarshal([]byte(s), &back); err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	want, _ := json.Marshal(h)
+	var wantBack http.Header
+	json.Unmarshal(want, &wantBack)
+	if !reflect.DeepEqual(back, wantBack) {
+		t.Errorf("round trip %v, want %v", back, wantBack)
+	}
+	if !strings.HasPrefix(s, `{"A":[""],"Content-Type":`) {
+		t.Errorf("names not sorted: %s", s)
 	}
 }

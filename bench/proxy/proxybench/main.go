@@ -6,7 +6,7 @@
 //
 //	proxybench run [-d 5s] [-rounds 3] [-out RESULTS.md]
 //	proxybench backend -listen ADDR
-//	proxybench berth -listen ADDR -backend ADDR
+//	proxybench berth -listen ADDR -backend ADDR [-inspect DIR]
 //	proxybench httputil -listen ADDR -backend ADDR
 //
 // run starts the others as child processes (and nginx), so that each proxy
@@ -34,12 +34,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/inspect"
 	"github.com/berth-dev/berth/internal/proxy"
 )
 
@@ -132,17 +134,63 @@ func serveBerth(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("berth", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to own")
 	backend := fs.String("backend", "", "backend address")
+	dir := fs.String("inspect", "", "record every exchange into an inspector database in this folder (as `berth up --inspect` does)")
+	nodb := fs.Bool("nodb", false, "with -inspect: record, but hand the exchanges to a sink that drops them (the cost of parsing and copying alone)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the proxy to this file")
 	fs.Parse(args)
-	p, err := proxy.Listen(proxy.Options{
-		Listen: *listen,
-		Name:   "bench",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := proxy.Options{Listen: *listen, Name: "bench", Logger: log}
+	if *dir != "" {
+		db, err := inspect.OpenDB(filepath.Join(*dir, inspect.FileName), inspect.DBOptions{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		var sink inspect.Sink = db
+		if *nodb {
+			sink = dropSink{}
+		}
+		rec, err := inspect.New(inspect.Options{Sink: sink, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			rec.Close()
+			st := rec.Stats()
+			// run reads this file once it stopped the process.
+			os.WriteFile(filepath.Join(*dir, "stats.txt"), fmt.Appendf(nil, "stored %d, dropped %d, failed %d, trimmed %d",
+				st.Stored, st.Dropped, st.Failed, st.Trimmed), 0o644)
+		}()
+		opts.Recorder = rec
+	}
+	p, err := proxy.Listen(opts)
 	if err != nil {
 		return err
 	}
 	p.SetBackends([]string{*backend})
 	return p.Serve(ctx)
+}
+
+// dropSink is an inspect.Sink that keeps nothing.
+type dropSink struct{}
+
+func (dropSink) Add(context.Context, []*inspect.Exchange) error { return nil }
+func (dropSink) List(context.Context, inspect.Filter) ([]inspect.Exchange, error) {
+	return nil, nil
+}
+func (dropSink) Get(context.Context, int64) (inspect.Exchange, error) {
+	return inspect.Exchange{}, inspect.ErrNotFound
 }
 
 // target is one way to reach the backend.
@@ -169,6 +217,7 @@ func run(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "also write the report to this file")
 	wrkBin := fs.String("wrk", "wrk", "wrk binary")
 	nginxBin := fs.String("nginx", "nginx", "nginx binary")
+	only := fs.String("targets", "direct,berth,inspected,nginx,httputil,parse-only", "targets to measure, comma-separated")
 	fs.Parse(args)
 
 	tmp, err := os.MkdirTemp("", "proxybench-")
@@ -180,12 +229,20 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	targets := []target{{"direct", addr(0)}, {"berth", addr(1)}, {"nginx", addr(2)}, {"httputil", addr(3)}}
+	var targets []target
+	for i, name := range []string{"direct", "berth", "nginx", "httputil", "inspected", "parse-only"} {
+		if slices.Contains(strings.Split(*only, ","), name) {
+			targets = append(targets, target{name, addr(i)})
+		}
+	}
+	has := func(name string) bool {
+		return slices.ContainsFunc(targets, func(t target) bool { return t.name == name })
+	}
 
 	var children []*exec.Cmd
 	defer func() {
@@ -205,18 +262,36 @@ func run(ctx context.Context, args []string) error {
 	if err := start(exec.Command(self, "backend", "-listen", addr(0))); err != nil {
 		return err
 	}
-	if err := start(exec.Command(self, "berth", "-listen", addr(1), "-backend", addr(0))); err != nil {
-		return err
+	if has("berth") {
+		if err := start(exec.Command(self, "berth", "-listen", addr(1), "-backend", addr(0))); err != nil {
+			return err
+		}
 	}
-	conf, err := nginxConf(tmp, addr(2), addr(0))
-	if err != nil {
-		return err
+	if has("nginx") {
+		conf, err := nginxConf(tmp, addr(2), addr(0))
+		if err != nil {
+			return err
+		}
+		if err := start(exec.Command(*nginxBin, "-p", tmp, "-e", filepath.Join(tmp, "error.log"), "-c", conf, "-g", "daemon off;")); err != nil {
+			return err
+		}
 	}
-	if err := start(exec.Command(*nginxBin, "-p", tmp, "-e", filepath.Join(tmp, "error.log"), "-c", conf, "-g", "daemon off;")); err != nil {
-		return err
+	if has("httputil") {
+		if err := start(exec.Command(self, "httputil", "-listen", addr(3), "-backend", addr(0))); err != nil {
+			return err
+		}
 	}
-	if err := start(exec.Command(self, "httputil", "-listen", addr(3), "-backend", addr(0))); err != nil {
-		return err
+	if has("parse-only") {
+		if err := start(exec.Command(self, "berth", "-listen", addr(5), "-backend", addr(0), "-inspect", filepath.Join(tmp, "nodb"), "-nodb")); err != nil {
+			return err
+		}
+	}
+	var inspected *exec.Cmd
+	if has("inspected") {
+		inspected = exec.Command(self, "berth", "-listen", addr(4), "-backend", addr(0), "-inspect", tmp)
+		if err := start(inspected); err != nil {
+			return err
+		}
 	}
 	for _, t := range targets {
 		if err := waitHTTP(ctx, "http://"+t.addr+"/100"); err != nil {
@@ -262,6 +337,9 @@ func run(ctx context.Context, args []string) error {
 	v := versions(*wrkBin, *nginxBin)
 	v["load before"] = before["load"]
 	report := reportMarkdown(results, *dur, *rounds, v)
+	if inspected != nil {
+		report += inspectorReport(inspected, results, tmp)
+	}
 	fmt.Print(report)
 	if *out == "" {
 		return nil
@@ -281,7 +359,64 @@ const (
 		"Every target serves the same Go backend; wrk, the proxies and the backend share the machine's cores.\n\n"
 )
 
+// inspectorReport stops the inspected proxy and says what it kept: its
+// memory with a full history (the database keeps 10,000 exchanges by
+// default), the database's size, and how many exchanges were stored or
+// dropped (a full queue drops rather than slows the traffic).
+func inspectorReport(c *exec.Cmd, results []result, dir string) string {
+	var b strings.Builder
+	plain := map[string]result{}
+	for _, r := range results {
+		if r.target == "berth" {
+			plain[r.path+strconv.Itoa(r.conns)] = r
+		}
+	}
+	b.WriteString("Recording's cost, inspected vs the plain proxy (requests/s): ")
+	var cells []string
+	for _, r := range results {
+		if p, ok := plain[r.path+strconv.Itoa(r.conns)]; ok && (r.target == "inspected" || r.target == "parse-only") && p.rps > 0 {
+			body := map[string]string{"/100": "100 B", "/1m": "1 MiB"}[r.path]
+			cells = append(cells, fmt.Sprintf("%s %s c%d %.2f×", r.target, body, r.conns, r.rps/p.rps))
+		}
+	}
+	b.WriteString(strings.Join(cells, ", ") + ".\n\n")
+	rss := "?"
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
+		if m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(b); m != nil {
+			kb, _ := strconv.Atoi(string(m[1]))
+			rss = fmt.Sprintf("%.1f MB", float64(kb)/1024)
+		}
+	}
+	stopChild(c)
+	size := "?"
+	var total int64
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(filepath.Join(dir, inspect.FileName+suffix)); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total > 0 {
+		size = fmt.Sprintf("%.1f MB", float64(total)/(1<<20))
+	}
+	kept := "?"
+	if db, err := inspect.OpenDB(filepath.Join(dir, inspect.FileName), inspect.DBOptions{}); err == nil {
+		if exs, err := db.List(context.Background(), inspect.Filter{Limit: -1}); err == nil {
+			kept = strconv.Itoa(len(exs))
+		}
+		db.Close()
+	}
+	stats := "?"
+	if st, err := os.ReadFile(filepath.Join(dir, "stats.txt")); err == nil {
+		stats = string(st)
+	}
+	fmt.Fprintf(&b, "Inspected proxy at the end of the run: RSS %s with %s exchanges kept; database %s on disk; recorder: %s exchanges.\n\n", rss, kept, size, stats)
+	return b.String()
+}
+
 func stopChild(c *exec.Cmd) {
+	if c.ProcessState != nil {
+		return // stopped already
+	}
 	syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { c.Wait(); close(done) }()
@@ -443,8 +578,11 @@ func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]
 			vs = fmt.Sprintf("%.2f×", r.rps/n.rps)
 		}
 		name := r.target
-		if name == "berth" {
-			name = "**berth**"
+		if name == "berth" || name == "inspected" {
+			name = "**berth " + map[string]string{"berth": "proxy", "inspected": "inspected"}[name] + "**"
+		}
+		if name == "parse-only" {
+			name = "berth inspected, no database"
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s | %s | %s |\n", body, r.conns, name, r.rps, fmtDur(r.p50), fmtDur(r.p99), vs, r.errors)
 	}
