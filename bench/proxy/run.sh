@@ -3,7 +3,7 @@
 # berth's proxy (internal/proxy), through nginx and through Go's
 # httputil.ReverseProxy. See bench/proxy/README.md.
 #
-#   bench/proxy/run.sh                          # 5 s runs, 3 rounds: about 5 minutes
+#   bench/proxy/run.sh                          # 5 s runs, 3 rounds: about 7 minutes
 #   DURATION=2s ROUNDS=1 bench/proxy/run.sh     # a quick look
 #
 # It installs wrk and nginx (apt-get, as root) when they are missing, prints
@@ -24,4 +24,4 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 GOTOOLCHAIN=local go build -o "$tmp/proxybench" ./bench/proxy/proxybench
-"$tmp/proxybench" run -d "${DURATION:-5s}" -rounds "${ROUNDS:-3}" -nginx "$nginx" -out bench/proxy/RESULTS.md
+"$tmp/proxybench" run -d "${DURATION:-5s}" -rounds "${ROUNDS:-3}" -nginx "$nginx" -targets "${TARGETS:-direct,berth,inspected,parse-only,nginx,httputil}" -out bench/proxy/RESULTS.md
