@@ -10,6 +10,7 @@ export GOTOOLCHAIN=local
 # Debian packages the tests use; installed only when missing.
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v sh >/dev/null 2>&1 || need+=(dash)
 # Built-in recipes are tested against the real servers.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)

@@ -67,7 +67,11 @@ func newPsCmd(f *factory) *cobra.Command {
 					if r.Pid > 0 {
 						pid = strconv.Itoa(r.Pid)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Service, r.Status, pid, r.Restarts, portsText(r.Publishers))
+					ports := portsText(r.Publishers)
+					if r.Inspected {
+						ports += " (inspected)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Service, r.Status, pid, r.Restarts, ports)
 				}
 				return tw.Flush()
 			}

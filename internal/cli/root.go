@@ -133,6 +133,7 @@ func newRootCmd(ios *iostreams.IOStreams, force <-chan struct{}, pre *globalOpti
 		newTokenCmd(f),
 		newPublishCmd(f),
 		newShareCmd(f),
+		newInspectCmd(f),
 		newEngineCmd(f),
 		newReapCmd(),
 	)

@@ -32,6 +32,7 @@ type upOptions struct {
 	removeOrphans bool
 	timeout       int
 	watch         bool
+	inspect       []string
 	services      []string
 }
 
@@ -69,6 +70,7 @@ configuration changed.`,
 	fl.BoolVar(&opts.removeOrphans, "remove-orphans", false, "stop services that are no longer in the compose file")
 	opts.listen.addFlags(fl)
 	fl.BoolVarP(&opts.watch, "watch", "w", false, "apply develop.watch: restart, rebuild or run a command when files change")
+	fl.StringArrayVar(&opts.inspect, "inspect", nil, "record SERVICE's HTTP traffic with the inspector (berth inspect); repeatable")
 	fl.IntVar(&opts.timeout, "timeout", -1, "seconds to wait for services to stop before killing them (default: each service's stop_grace_period)")
 	return cmd
 }
@@ -134,6 +136,11 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 			return &engine.UnknownServiceError{Name: s, Known: p.ServiceNames()}
 		}
 	}
+	for _, s := range opts.inspect {
+		if _, ok := p.Service(s); !ok {
+			return fmt.Errorf("--inspect %s: %w", s, &engine.UnknownServiceError{Name: s, Known: p.ServiceNames()})
+		}
+	}
 	if err := p.CheckRunnable(); err != nil {
 		return err
 	}
@@ -141,7 +148,7 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ(), Watch: opts.watch}
+	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ(), Watch: opts.watch, Inspect: opts.inspect}
 	started := time.Now()
 
 	c, err := client.Dial(ctx, engine.SocketPath(stateDir))

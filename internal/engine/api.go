@@ -23,6 +23,9 @@ type UpRequest struct {
 	BaseEnv []string `json:"base_env,omitempty"`
 	// Watch applies the services' develop.watch rules until the engine stops.
 	Watch bool `json:"watch,omitempty"`
+	// Inspect turns the HTTP inspector on for these services (berth up
+	// --inspect), besides those whose x-berth.inspect is true.
+	Inspect []string `json:"inspect,omitempty"`
 }
 
 // UpResult says what Up did to each service.
@@ -95,6 +98,8 @@ type ReplicaStatus struct {
 	// TTY says the replica runs on a terminal (berth attach works).
 	TTY   bool   `json:"TTY"`
 	Error string `json:"Error,omitempty"`
+	// Inspected says the HTTP inspector records the service's traffic.
+	Inspected bool `json:"Inspected,omitempty"`
 }
 
 // Event is one thing that happened in the project, in the shape of

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/berth-dev/berth/internal/hub"
+	"github.com/berth-dev/berth/internal/inspect"
 	"github.com/berth-dev/berth/internal/logs"
 	"github.com/berth-dev/berth/internal/project"
 	"github.com/berth-dev/berth/internal/store"
@@ -47,6 +49,13 @@ type Engine struct {
 	reaper *supervise.Reaper
 	store  *store.Store
 	events *broadcaster[Event]
+	// inspectDB and recorder are the HTTP inspector: its database
+	// (<state>/inspect.db) and the one Recorder the proxies report to.
+	// Set by New, closed by Shutdown after the proxies.
+	inspectDB *inspect.DB
+	recorder  *inspect.Recorder
+	// inspectWarned is set once publishing an exchange failed (logged once).
+	inspectWarned atomic.Bool
 
 	// ctx is the root of everything the engine starts; cancel ends it.
 	ctx    context.Context
@@ -82,6 +91,10 @@ type Engine struct {
 	// watched says which services are watched.
 	watcher *watch.Watcher
 	watched map[string]bool
+	// inspectSet holds the user's choices of inspection per service (berth
+	// up --inspect, SetInspect); a service not in it follows its
+	// x-berth.inspect.
+	inspectSet map[string]bool
 }
 
 // New prepares the state folder, reaps processes a previous berth left behind,
@@ -109,6 +122,8 @@ func New(opts Options) (*Engine, error) {
 		jobs:     map[int64]*jobRun{},
 		notified: make(chan struct{}),
 		watched:  map[string]bool{},
+
+		inspectSet: map[string]bool{},
 	}
 	if killed, err := supervise.ReapLeftovers(readRecords(opts.StateDir)); err != nil {
 		e.log.Warn("reap leftovers", keyErr, err)
@@ -131,10 +146,15 @@ func New(opts Options) (*Engine, error) {
 		e.log.Warn("jobs left running by a previous berth were marked failed", "count", n)
 	}
 	e.store = st
+	if err := e.openInspector(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if opts.ReaperArgv != nil {
 		r, err := supervise.StartReaper(opts.ReaperArgv)
 		if err != nil {
 			st.Close()
+			e.closeInspector()
 			return nil, fmt.Errorf("start watchdog: %w", err)
 		}
 		e.reaper = r
@@ -191,6 +211,8 @@ func (e *Engine) Shutdown(ctx context.Context, timeout *time.Duration) error {
 	e.opMu.Unlock()
 	e.loops.Wait()
 	<-e.statusDone
+	// The proxies are closed: nothing reports to the inspector any more.
+	err = errors.Join(err, e.closeInspector())
 	e.mu.Lock()
 	if e.watcher != nil {
 		err = errors.Join(err, e.watcher.Close())

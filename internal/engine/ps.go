@@ -58,6 +58,7 @@ func (e *Engine) statusLocked(r *replica, now time.Time) ReplicaStatus {
 		HealthOutput: r.healthOutput,
 		Error:        r.errMsg,
 		TTY:          r.term != nil,
+		Inspected:    r.svc.inspected,
 		Publishers:   []Publisher{},
 	}
 	for _, p := range r.svc.spec.Ports {

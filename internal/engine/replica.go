@@ -26,6 +26,8 @@ type service struct {
 	// proxies own the service's proxied published ports; set while it is
 	// created, closed when it is recreated or the engine ends.
 	proxies []*proxy.Proxy
+	// inspected says the proxies report to the inspector; guarded by Engine.mu.
+	inspected bool
 
 	replicas []*replica // guarded by Engine.mu
 }

@@ -65,6 +65,12 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 			return res, err
 		}
 	}
+	e.mu.Lock()
+	err = checkInspectRequest(p, req.Inspect, wanted, e.inspectSet)
+	e.mu.Unlock()
+	if err != nil {
+		return res, err
+	}
 
 	// Decide what to do with each wanted service.
 	e.mu.Lock()
@@ -111,12 +117,18 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 	if req.BaseEnv != nil {
 		e.baseEnv = req.BaseEnv
 	}
+	for _, name := range req.Inspect {
+		e.inspectSet[name] = true
+	}
 	var fresh []*service
 	for _, name := range append(append([]string(nil), create...), recreate...) {
 		spec, _ := p.Service(name)
 		s, err := e.newServiceLocked(*spec)
 		if err == nil {
 			err = e.openProxies(s)
+		}
+		if err == nil {
+			e.applyInspectLocked(s)
 		}
 		if err != nil {
 			for _, f := range fresh {
@@ -137,6 +149,13 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 		s := e.services[name]
 		s.spec.Replicas = spec.Replicas
 		started = append(started, e.scaleLocked(s, spec.Replicas, !req.NoDeps)...)
+	}
+	// --inspect of a service that was already running.
+	for _, name := range req.Inspect {
+		if s, ok := e.services[name]; ok && !s.inspected {
+			e.applyInspectLocked(s)
+			e.notifyLocked()
+		}
 	}
 	e.mu.Unlock()
 	res.Created, res.Recreated, res.Scaled = create, recreate, scale

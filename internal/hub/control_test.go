@@ -153,7 +153,7 @@ func TestDecodeControl_ErrorReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"stream":"control","payload":{"op":"error","id":"r1","code":"bad_frame","field":"streams[1]","message":"unknown stream \"nope\" (want events, notifications, service/\u003cname\u003e/status, service/\u003cname\u003e/logs, job/\u003cid\u003e or topic/\u003cname\u003e)"}}`
+	want := `{"stream":"control","payload":{"op":"error","id":"r1","code":"bad_frame","field":"streams[1]","message":"unknown stream \"nope\" (want events, notifications, inspect, service/\u003cname\u003e/status, service/\u003cname\u003e/logs, job/\u003cid\u003e or topic/\u003cname\u003e)"}}`
 	if string(f.Data) != want {
 		t.Fatalf("reply\n got %s\nwant %s", f.Data, want)
 	}

@@ -12,7 +12,7 @@
 //
 // # Streams and groups
 //
-// A stream is a named, ordered sequence of frames: events, notifications,
+// A stream is a named, ordered sequence of frames: events, notifications, inspect,
 // service/<name>/status, service/<name>/logs, job/<id> (see ValidStream).
 // Each frame gets the next sequence number of its stream, from 1. A stream is
 // also a group: every subscriber of job/42 gets every frame of job 42, in

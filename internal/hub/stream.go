@@ -16,6 +16,7 @@ const StreamControl = "control"
 const (
 	StreamEvents        = "events"
 	StreamNotifications = "notifications"
+	StreamInspect       = "inspect" // the inspector's recorded exchanges, project-wide
 )
 
 // Limits on stream names.
@@ -61,7 +62,7 @@ type streamError string
 
 func (e streamError) Error() string { return string(e) }
 
-const wantStreams = "want events, notifications, service/<name>/status, service/<name>/logs, job/<id> or topic/<name>"
+const wantStreams = "want events, notifications, inspect, service/<name>/status, service/<name>/logs, job/<id> or topic/<name>"
 
 func validStream(name string) error {
 	switch {
@@ -69,7 +70,7 @@ func validStream(name string) error {
 		return streamError("empty stream name (" + wantStreams + ")")
 	case len(name) > MaxStreamLen:
 		return streamError(fmt.Sprintf("stream name is %d bytes; the limit is %d", len(name), MaxStreamLen))
-	case name == StreamEvents, name == StreamNotifications:
+	case name == StreamEvents, name == StreamNotifications, name == StreamInspect:
 		return nil
 	case name == StreamControl:
 		return streamError(`"control" carries control frames only; it is not a data stream`)

@@ -166,6 +166,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/dashboard", s.dashboard)
 	s.mux.HandleFunc("GET /api/ws", s.ws)
 	s.jobRoutes()
+	s.inspectRoutes()
 	s.attachRoutes()
 	s.dashboardRoutes()
 }
@@ -373,6 +374,7 @@ func writeError(w http.ResponseWriter, err error) {
 	var unknown *engine.UnknownServiceError
 	var dep *engine.DependencyError
 	var port *engine.PortInUseError
+	var notInspectable *engine.NotInspectableError
 	switch {
 	case errors.As(err, &unknown):
 		status, code = http.StatusNotFound, CodeUnknownService
@@ -380,6 +382,8 @@ func writeError(w http.ResponseWriter, err error) {
 		status, code = http.StatusConflict, CodeDependency
 	case errors.As(err, &port):
 		status, code = http.StatusConflict, CodePortInUse
+	case errors.As(err, &notInspectable):
+		status, code = http.StatusConflict, CodeNotInspectable
 	case errors.Is(err, engine.ErrNotRunning):
 		status, code = http.StatusConflict, CodeNotRunning
 	case errors.Is(err, engine.ErrNoTTY):
