@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +111,7 @@ func runShare(ctx context.Context, f *factory, name string, o shareOptions) erro
 		return connErr
 	}
 	if c != nil {
-		c.Close()
+		defer c.Close()
 	}
 	svc, ok := p.Service(name)
 	if !ok {
@@ -137,6 +139,9 @@ func runShare(ctx context.Context, f *factory, name string, o shareOptions) erro
 		return err
 	}
 	defer lock.Release()
+	if c != nil {
+		defer recordShared(ctx, c, f.ios.ErrOut, name)()
+	}
 
 	out := f.ios.Out
 	s, err := share.New(share.Options{
@@ -176,6 +181,36 @@ func runShare(ctx context.Context, f *factory, name string, o shareOptions) erro
 	}
 	fmt.Fprintf(out, "Stopped sharing %s\n", name)
 	return withExit(ExitInterrupted, nil)
+}
+
+// recordShared turns the inspector on for the shared service, so that what
+// visitors do can be looked at (berth inspect, the dashboard), and returns
+// what puts it back as it was. A service the inspector cannot see (published
+// on its own port) is shared all the same, with a note.
+func recordShared(ctx context.Context, c *client.Client, errOut io.Writer, name string) (restore func()) {
+	restore = func() {}
+	rows, err := c.Ps(ctx, []string{name})
+	if err != nil {
+		fmt.Fprintf(errOut, "berth: note: visitors' requests are not recorded: %v\n", oneLine(err))
+		return restore
+	}
+	if slices.ContainsFunc(rows, func(r engine.ReplicaStatus) bool { return r.Inspected }) {
+		fmt.Fprintf(errOut, "Visitors' requests are recorded: berth inspect %s\n", name)
+		return restore
+	}
+	if _, err := c.SetInspect(ctx, name, true); err != nil {
+		fmt.Fprintf(errOut, "berth: note: visitors' requests are not recorded: %v\n", oneLine(err))
+		return restore
+	}
+	fmt.Fprintf(errOut, "Visitors' requests are recorded while sharing: berth inspect %s\n", name)
+	return func() {
+		// ctx may be over (Ctrl-C): turning the inspector off still must happen.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.SetInspect(ctx, name, false); err != nil {
+			fmt.Fprintf(errOut, "berth: warning: could not turn the inspector off for %s: %v (berth inspect off %s)\n", name, oneLine(err), name)
+		}
+	}
 }
 
 // shareTarget is where the service's first published TCP port answers on

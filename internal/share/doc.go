@@ -31,11 +31,12 @@
 // the reverse proxy flushes every write (FlushInterval -1), so server-sent
 // events and other streams reach the visitor as they are written.
 //
-// # Seam for the HTTP inspector
+// # The HTTP inspector
 //
-// Options.Inspect wraps the forwarding handler, after the gate (auth and
-// debug checks) and before the reverse proxy. The HTTP inspector will hook
-// in there to record shared traffic and mark it as coming from a share.
+// The share forwards to the service's published port. `berth share` (the
+// CLI) turns the inspector on for the service while it shares, so the
+// proxy that owns that port records what visitors do; the gate adds
+// X-Forwarded-For and X-Forwarded-Host, which tell shared requests apart.
 //
 // # Concurrency
 //

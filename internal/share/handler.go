@@ -63,9 +63,6 @@ type HandlerOptions struct {
 	AllowDebug bool
 	// DebugPaths are the refused path prefixes; nil means DefaultDebugPaths.
 	DebugPaths []string
-	// Inspect, when set, wraps the forwarding handler, after the auth and
-	// debug checks: the seam for the HTTP inspector.
-	Inspect func(http.Handler) http.Handler
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -141,9 +138,6 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 		ErrorHandler:  h.badGateway,
 	}
 	h.next = rp
-	if o.Inspect != nil {
-		h.next = o.Inspect(rp)
-	}
 	return h, nil
 }
 

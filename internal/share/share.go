@@ -46,12 +46,11 @@ type Options struct {
 	// it listens on its loopback only.
 	Bind string
 
-	// Auth, AllowDebug, DebugPaths and Inspect configure the gate (see
+	// Auth, AllowDebug and DebugPaths configure the gate (see
 	// HandlerOptions).
 	Auth       *Credentials
 	AllowDebug bool
 	DebugPaths []string
-	Inspect    func(http.Handler) http.Handler
 
 	// Identity is a private key file to log in with. When empty, the
 	// existing ones of Home/.ssh/id_ed25519, id_ecdsa and id_rsa are used.
@@ -167,7 +166,6 @@ func New(o Options) (*Sharer, error) {
 		Auth:       o.Auth,
 		AllowDebug: o.AllowDebug,
 		DebugPaths: o.DebugPaths,
-		Inspect:    o.Inspect,
 		Logger:     o.Logger,
 	})
 	if err != nil {
