@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/coder/websocket"
 )
 
 // TestDashboard_Browser drives the dashboard in headless Chromium against a
@@ -454,6 +459,458 @@ time.sleep(300)
 	if after := ps(); after != before {
 		t.Errorf("debug at the end: %q, want it unchanged: %q", after, before)
 	}
+	if errs := evalString(t, tab, `window.__errors.join(" | ")`); errs != "" {
+		t.Errorf("page errors: %s", errs)
+	}
+}
+
+// TestDashboard_Inspector drives the dashboard's HTTP inspector page in
+// headless Chromium against a real `berth up -d` of a small Python JSON
+// service with x-berth inspect on its proxied port: requests made to the
+// published port appear in the list live (no reload); the filters ask the
+// API; a request's detail shows its JSON bodies pretty-printed, its
+// Server-Timing and its curl command; edit and replay sends the edited body,
+// which the service sees, and shows the side-by-side diff of the two
+// responses; a selection downloads as HAR with the credentials redacted;
+// the per-service switch turns recording off and on, and a service that
+// binds its own port gets the API's error as a toast.
+func TestDashboard_Inspector(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if testing.Short() {
+			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
+		}
+		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
+	}
+	berth, err := exec.LookPath("berth")
+	if err != nil {
+		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatal("the service of this test needs python3")
+	}
+	artifacts := artifactsDir(t)
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"compose.yaml": `name: insp
+services:
+  api:
+    command: python3 app.py ${APP_PORT}
+    ports:
+      - "127.0.0.1:${API_PORT}:${APP_PORT}"
+    x-berth:
+      inspect: true
+  same:
+    command: python3 app.py ${SAME_PORT}
+    ports:
+      - "127.0.0.1:${SAME_PORT}:${SAME_PORT}"
+`,
+		// A JSON API that answers with what it got, and logs it.
+		"app.py": `import base64, hashlib, http.server, json, struct, sys
+
+class API(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def websocket(self):
+        # A WebSocket that echoes text frames until the client closes.
+        key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+        self.end_headers()
+        self.wfile.flush()
+        while True:
+            b0, b1 = self.rfile.read(2)
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack(">H", self.rfile.read(2))[0]
+            mask = self.rfile.read(4)
+            data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.rfile.read(n)))
+            op = b0 & 0x0f
+            if op == 8:
+                self.wfile.write(bytes([0x88, len(data)]) + data)
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            out = b"echo: " + data
+            self.wfile.write(bytes([0x81, len(out)]) + out)
+            self.wfile.flush()
+
+    def answer(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket()
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode()
+        print("got", self.command, self.path, body, flush=True)
+        status, ctype = 200, "application/json"
+        if self.path.startswith("/missing"):
+            status = 404
+            out = json.dumps({"error": "not found", "path": self.path})
+        elif self.path.startswith("/feed.xml"):
+            ctype = "application/xml"
+            out = '<?xml version="1.0"?><feed><title>berth</title><entry id="1"><name>cup</name></entry></feed>'
+        else:
+            got = json.loads(body) if self.headers.get("Content-Type") == "application/json" else body or None
+            out = json.dumps({"method": self.command, "path": self.path, "received": got, "items": [{"id": 1, "name": "cup", "price": 4.5, "stock": True}]})
+        out = out.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Server-Timing", 'db;dur=12.5;desc="Postgres query", render;dur=3.2')
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = answer
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), API).serve_forever()
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apiPort, appPort, samePort := freePort(t), freePort(t), freePort(t)
+	env := append(os.Environ(),
+		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
+		"HOME="+filepath.Join(dir, "home"),
+		"NO_COLOR=1",
+		"GORACE=atexit_sleep_ms=0",
+		"API_PORT="+strconv.Itoa(apiPort),
+		"APP_PORT="+strconv.Itoa(appPort),
+		"SAME_PORT="+strconv.Itoa(samePort),
+	)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(berth, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	run("up", "-d", "--port", strconv.Itoa(freePort(t)))
+	t.Cleanup(func() {
+		cmd := exec.Command(berth, "down")
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("berth down: %v\n%s", err, out)
+		}
+	})
+	ownerURL := run("dashboard", "--url")
+	base, _, _ := strings.Cut(ownerURL, "?")
+	apiURL := "http://127.0.0.1:" + strconv.Itoa(apiPort)
+
+	// send makes a request to the inspected port, as a client of the app would.
+	client := &http.Client{Timeout: 10 * time.Second}
+	send := func(method, path, ctype, body string, hdr ...string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, apiURL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// The service listens a moment after up returns.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(appPort), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service does not listen on %d: %v", appPort, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	b := newBrowser(t, chrome)
+	tab := b.tab(t)
+	step(t, tab, "open the dashboard", 20*time.Second,
+		chromedp.Navigate(ownerURL),
+		chromedp.WaitVisible(chromedp.ID("whoami")),
+		chromedp.Evaluate[chromedp.Void](`window.__errors = [];
+		addEventListener("error", (e) => window.__errors.push(String(e.message)));
+		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+		addEventListener("securitypolicyviolation", (e) => window.__errors.push("CSP: " + e.violatedDirective + " " + e.blockedURI))`),
+	)
+	// The Inspect tab; api is recorded (x-berth), same is not.
+	step(t, tab, "open the inspect page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav.tabs a[href="#/inspect"]`)))
+	waitJS(t, tab, "the switches", 20*time.Second, `document.getElementById("insp-toggle-api")?.getAttribute("aria-checked") === "true" &&
+		document.getElementById("insp-toggle-same")?.getAttribute("aria-checked") === "false" && !!document.querySelector("#insp-list .empty")`)
+	step(t, tab, "mark the page", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
+
+	// Requests to the published port show in the list as they are made, newest first.
+	const rows = `[...document.querySelectorAll("#insp-list tbody tr[data-id]")]`
+	if got := send("POST", "/api/items", "application/json", `{"name":"cup","qty":2}`, "Authorization", "Bearer s3cr3t-token"); got != 200 {
+		t.Fatalf("POST /api/items: %d", got)
+	}
+	waitJS(t, tab, "the POST, live", 10*time.Second, rows+`.length === 1 && `+rows+`[0].textContent.includes("/api/items")`)
+	send("GET", "/api/items?page=2", "", "")
+	send("GET", "/missing/thing", "", "")
+	send("POST", "/login", "application/x-www-form-urlencoded", "user=ada&remember=on&next=%2Fhome")
+	send("GET", "/feed.xml", "", "")
+	waitJS(t, tab, "five requests, live, newest first", 10*time.Second, `(() => {
+		const r = `+rows+`;
+		return r.length === 5 && r[0].textContent.includes("/feed.xml") && r[4].textContent.includes("POST") &&
+			r[2].dataset.status === "404" && !!r[2].querySelector(".badge.tone-warn") && window.__noReload === true;
+	})()`)
+	if live := evalString(t, tab, `document.querySelector(".inspect-page").dataset.live`); live != "stream" {
+		t.Errorf("the page follows new requests by %q, want the inspect stream", live)
+	}
+	screenshot(t, tab, artifacts, "inspect-list.png")
+
+	// The filters ask the list API.
+	filter := func(what, js, want string) {
+		t.Helper()
+		step(t, tab, what, 5*time.Second, chromedp.Evaluate[chromedp.Void](js))
+		waitJS(t, tab, what, 10*time.Second, `(() => { const r = `+rows+`.map((x) => x.querySelector(".path").textContent); return r.join(" ") === `+strconv.Quote(want)+`; })()`)
+	}
+	setSelect := func(id, v string) string {
+		return fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event("change", { bubbles: true })); })()`, id, v)
+	}
+	setInput := func(id, v string) string {
+		return fmt.Sprintf(`(() => { const i = document.getElementById(%q); i.value = %q; i.dispatchEvent(new Event("input", { bubbles: true })); })()`, id, v)
+	}
+	filter("status 4xx", setSelect("insp-status", "4"), "/missing/thing")
+	filter("any status, method POST", setSelect("insp-status", "")+";"+setSelect("insp-method", "POST"), "/login /api/items")
+	filter("and body contains cup", setInput("insp-body", "cup"), "/login /api/items")
+	filter("body contains qty, any method", setSelect("insp-method", "")+";"+setInput("insp-body", "qty"), "/api/items")
+	filter("header authorization:bearer", setInput("insp-body", "")+";"+setInput("insp-header", "authorization:BEARER"), "/api/items")
+	filter("path contains items", setInput("insp-header", "")+";"+setInput("insp-path", "items"), "/api/items?page=2 /api/items")
+	screenshot(t, tab, artifacts, "inspect-filtered.png")
+	step(t, tab, "clear the filters", 5*time.Second, chromedp.Click(chromedp.ID("insp-clear")))
+	waitJS(t, tab, "all five again", 10*time.Second, rows+`.length === 5`)
+
+	// The POST's detail: JSON bodies indented, headers, timings, curl.
+	step(t, tab, "open the POST", 5*time.Second, chromedp.Click(chromedp.CSS(`#insp-list tbody tr[data-id]:last-child .path`)))
+	waitJS(t, tab, "the response, pretty", 10*time.Second, `(() => {
+		const b = document.getElementById("insp-response-body");
+		return b && b.dataset.kind === "json" && b.textContent.includes('"received": {\n    "name": "cup",\n    "qty": 2\n  }') &&
+			!!b.querySelector(".j-key") && document.getElementById("insp-url")?.textContent === "/api/items" &&
+			document.getElementById("insp-detail-status").textContent.includes("200");
+	})()`)
+	id := evalString(t, tab, `document.getElementById("insp-detail").dataset.id`)
+	if !strings.HasSuffix(evalString(t, tab, "location.hash"), "/"+id) {
+		t.Errorf("the address does not name the exchange: %s", evalString(t, tab, "location.hash"))
+	}
+	screenshot(t, tab, artifacts, "inspect-detail.png")
+	step(t, tab, "the request tab", 5*time.Second, chromedp.Click(chromedp.ID("insp-tab-request")))
+	waitJS(t, tab, "the request, pretty, with its curl", 10*time.Second, `(() => {
+		const b = document.getElementById("insp-request-body");
+		const c = document.getElementById("insp-curl")?.textContent || "";
+		return b && b.textContent === '{\n  "name": "cup",\n  "qty": 2\n}' && document.querySelector("#insp-detail .kv").textContent.includes("Bearer s3cr3t-token") &&
+			c.startsWith("curl ") && c.includes("`+apiURL+`/api/items") && c.includes("--data-binary") && c.includes(`+"`'Authorization: Bearer s3cr3t-token'`"+`);
+	})()`)
+	step(t, tab, "copy as curl", 5*time.Second, chromedp.Click(chromedp.ID("insp-copy-curl")))
+	waitJS(t, tab, "copied (or shown to copy)", 5*time.Second, `[...document.querySelectorAll(".toast")].some((t) => /Copied as curl|Copy it from the page/.test(t.textContent))`)
+	t.Logf("copy as curl: %s", evalString(t, tab, `[...document.querySelectorAll(".toast .toast-title")].map((t) => t.textContent).join(" | ")`))
+	screenshot(t, tab, artifacts, "inspect-request.png")
+	step(t, tab, "the timing tab", 5*time.Second, chromedp.Click(chromedp.ID("insp-tab-timing")))
+	waitJS(t, tab, "timings and Server-Timing", 5*time.Second, `(() => {
+		const st = document.getElementById("insp-server-timing")?.textContent || "";
+		const f = document.querySelector("#insp-timing .timing-facts").textContent;
+		return st.includes("db") && st.includes("Postgres query") && st.includes("12.5 ms") && st.includes("render") &&
+			f.includes("Connect") && f.includes("First byte") && f.includes("Total") && / ms/.test(f);
+	})()`)
+	screenshot(t, tab, artifacts, "inspect-timing.png")
+
+	// Form fields as a table, XML indented.
+	open := func(path string) {
+		t.Helper()
+		step(t, tab, "open "+path, 5*time.Second, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#insp-list tbody tr[data-id]")].find((r) => r.querySelector(".path").textContent === `+strconv.Quote(path)+`).click()`))
+	}
+	open("/login")
+	step(t, tab, "its request", 5*time.Second, chromedp.Click(chromedp.ID("insp-tab-request")))
+	waitJS(t, tab, "form fields", 5*time.Second, `(() => {
+		const f = document.getElementById("insp-request-body");
+		return f && f.dataset.kind === "form" && [...f.querySelectorAll("tbody tr")].map((r) => r.textContent).join(",") === "userada,rememberon,next/home";
+	})()`)
+	open("/feed.xml")
+	waitJS(t, tab, "XML indented", 5*time.Second, `(() => {
+		const b = document.getElementById("insp-response-body");
+		return b && b.dataset.kind === "xml" && b.textContent.includes('<feed>\n  <title>berth</title>\n  <entry id="1">\n    <name>cup</name>\n  </entry>\n</feed>');
+	})()`)
+
+	// A WebSocket through the inspected port: its frames are listed, with their direction.
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ws, _, err := websocket.Dial(wctx, "ws://127.0.0.1:"+strconv.Itoa(apiPort)+"/ws", nil)
+	if err != nil {
+		wcancel()
+		t.Fatalf("dial the WebSocket: %v", err)
+	}
+	for _, msg := range []string{"hello", "again"} {
+		if err := ws.Write(wctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatalf("write %q: %v", msg, err)
+		}
+		if _, got, err := ws.Read(wctx); err != nil || string(got) != "echo: "+msg {
+			t.Fatalf("read the echo of %q: %q, %v", msg, got, err)
+		}
+	}
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Logf("close the WebSocket: %v", err)
+	}
+	wcancel()
+	waitJS(t, tab, "the WebSocket in the list", 10*time.Second, rows+`.some((r) => r.querySelector(".path").textContent === "/ws")`)
+	open("/ws")
+	step(t, tab, "its frames", 5*time.Second, chromedp.Click(chromedp.ID("insp-tab-frames")))
+	waitJS(t, tab, "frames with arrows", 10*time.Second, `(() => {
+		const r = [...document.querySelectorAll("#insp-frames tbody tr")].map((x) => x.querySelector(".dir").textContent + " " + x.querySelector(".payload").textContent);
+		return r.length >= 4 && r[0] === "↑ hello" && r[1] === "↓ echo: hello" && r[2] === "↑ again" && r[3] === "↓ echo: again";
+	})()`)
+	screenshot(t, tab, artifacts, "inspect-websocket.png")
+
+	// Edit and replay the POST: another body and path; the service sees the
+	// edit, and the page shows the new exchange with the two responses side by side.
+	step(t, tab, "back to the POST", 5*time.Second, chromedp.Navigate(base+"#/inspect/"+id))
+	waitJS(t, tab, "the POST", 10*time.Second, `document.getElementById("insp-detail")?.dataset.id === `+strconv.Quote(id)+` && !!document.getElementById("insp-edit")`)
+	dismissToasts := chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".toast button.icon").forEach((b) => b.click())`)
+	step(t, tab, "edit and replay", 10*time.Second,
+		dismissToasts,
+		chromedp.Click(chromedp.ID("insp-edit")),
+		chromedp.WaitVisible(chromedp.ID("insp-edit-body")),
+	)
+	if got := evalString(t, tab, `document.getElementById("insp-edit-body").value`); got != `{"name":"cup","qty":2}` {
+		t.Errorf("the edit form's body is %q, want the request's", got)
+	}
+	step(t, tab, "edit", 5*time.Second, chromedp.Evaluate[chromedp.Void](
+		setInput("insp-edit-body", `{"name":"mug","qty":3}`)+";"+setInput("insp-edit-path", "/api/items?edited=1")))
+	screenshot(t, tab, artifacts, "inspect-edit.png")
+	step(t, tab, "send", 5*time.Second, chromedp.Click(chromedp.ID("insp-edit-send")))
+	waitJS(t, tab, "the replay and its diff", 15*time.Second, `(() => {
+		const d = document.getElementById("insp-diff");
+		const body = document.getElementById("insp-diff-body");
+		const changed = body ? [...body.querySelectorAll(".sbs-row.changed")] : [];
+		return /^#\/inspect\/\d+\/diff$/.test(location.hash) && d && d.dataset.equal === "false" &&
+			document.getElementById("insp-replay-of")?.textContent === "replay of #`+id+`" &&
+			document.getElementById("insp-url")?.textContent === "/api/items?edited=1" &&
+			changed.some((r) => r.querySelector(".sbs-a").textContent.includes('"name": "cup"') && r.querySelector(".sbs-b").textContent.includes('"name": "mug"')) &&
+			document.getElementById("insp-diff-summary").textContent.includes("body differs");
+	})()`)
+	replayID := strings.TrimSuffix(strings.TrimPrefix(evalString(t, tab, "location.hash"), "#/inspect/"), "/diff")
+	waitJS(t, tab, "the replay in the list", 10*time.Second, fmt.Sprintf(`!!document.querySelector('#insp-list tr[data-id="%s"] .kind')`, replayID))
+	logs := run("logs", "api")
+	if !strings.Contains(logs, `got POST /api/items?edited=1 {"name":"mug","qty":3}`) {
+		t.Errorf("the service did not see the edited request; its log:\n%s", logs)
+	}
+	screenshot(t, tab, artifacts, "inspect-diff.png")
+	step(t, tab, "dark mode", 5*time.Second, colorScheme("dark"))
+	screenshot(t, tab, artifacts, "inspect-diff-dark.png")
+	step(t, tab, "light mode", 5*time.Second, colorScheme(""))
+
+	// Replay as it was: the same request again, compared with the original.
+	step(t, tab, "open the 404", 5*time.Second, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#insp-list tbody tr[data-id]")].find((r) => r.dataset.status === "404").click()`))
+	waitJS(t, tab, "the 404", 5*time.Second, `document.getElementById("insp-url")?.textContent === "/missing/thing"`)
+	step(t, tab, "replay", 5*time.Second, chromedp.Click(chromedp.ID("insp-replay")))
+	waitJS(t, tab, "the replay's diff", 15*time.Second, `(() => {
+		const s = document.getElementById("insp-diff-summary")?.textContent || "";
+		const body = document.getElementById("insp-diff-body");
+		return document.getElementById("insp-url")?.textContent === "/missing/thing" && !!body &&
+			!body.querySelector(".sbs-row:not(.same)") && (s.includes("same") || (s.includes("differ") && !s.includes("body")));
+	})()`)
+
+	// HAR: two selected exchanges, downloaded by the page, credentials redacted.
+	downloads := t.TempDir()
+	step(t, tab, "allow downloads", 5*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		c := chromedp.FromContext(ctx)
+		_, err := cdp.Call(ctx, c.Browser, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, BrowserContextID: c.BrowserContextID, DownloadPath: downloads,
+		})
+		return chromedp.Void{}, err
+	})
+	step(t, tab, "select two", 5*time.Second,
+		chromedp.Navigate(base+"#/inspect"),
+		chromedp.WaitVisible(chromedp.CSS(`#insp-list tr[data-id="`+id+`"] input[type=checkbox]`)),
+		chromedp.Click(chromedp.CSS(`#insp-list tr[data-id="`+id+`"] input[type=checkbox]`)),
+		chromedp.Click(chromedp.CSS(`#insp-list tr[data-id="`+replayID+`"] input[type=checkbox]`)),
+	)
+	waitJS(t, tab, "two selected", 5*time.Second, `document.getElementById("insp-har").textContent.includes("2 selected")`)
+	step(t, tab, "download HAR", 5*time.Second, chromedp.Click(chromedp.ID("insp-har")))
+	var har []byte
+	deadline = time.Now().Add(15 * time.Second)
+	for har == nil {
+		matches, _ := filepath.Glob(filepath.Join(downloads, "*.har"))
+		if len(matches) == 1 {
+			har, _ = os.ReadFile(matches[0])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HAR file was downloaded into %s: %v", downloads, matches)
+		}
+		if har == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var doc struct {
+		Log struct {
+			Version string `json:"version"`
+			Entries []struct {
+				Request struct {
+					Method  string `json:"method"`
+					URL     string `json:"url"`
+					Headers []struct{ Name, Value string }
+				} `json:"request"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(har, &doc); err != nil {
+		t.Fatalf("the downloaded HAR is not JSON: %v\n%.400s", err, har)
+	}
+	if doc.Log.Version != "1.2" || len(doc.Log.Entries) != 2 {
+		t.Errorf("HAR version %q with %d entries, want 1.2 with 2", doc.Log.Version, len(doc.Log.Entries))
+	}
+	if bytes.Contains(har, []byte("s3cr3t-token")) {
+		t.Errorf("the HAR holds the bearer token unredacted")
+	}
+
+	// The switch: off, a request is not recorded; on again, one is.
+	step(t, tab, "switch api off", 5*time.Second, chromedp.Click(chromedp.ID("insp-toggle-api")))
+	waitJS(t, tab, "api off", 10*time.Second, `document.getElementById("insp-toggle-api").getAttribute("aria-checked") === "false"`)
+	if got := run("ps", "api"); strings.Contains(got, "inspected") {
+		t.Errorf("after the switch is off, ps still says inspected:\n%s", got)
+	}
+	// The switch applies to new connections: open connections keep their mode.
+	client.CloseIdleConnections()
+	send("GET", "/while-off", "", "")
+	client.CloseIdleConnections()
+	step(t, tab, "switch api on", 5*time.Second, chromedp.Click(chromedp.ID("insp-toggle-api")))
+	waitJS(t, tab, "api on", 10*time.Second, `document.getElementById("insp-toggle-api").getAttribute("aria-checked") === "true"`)
+	send("GET", "/while-on", "", "")
+	waitJS(t, tab, "only /while-on recorded", 10*time.Second, `(() => { const r = `+rows+`.map((x) => x.querySelector(".path").textContent);
+		return r.includes("/while-on") && !r.includes("/while-off"); })()`)
+	// A service that binds its own published port cannot be inspected: the API says why.
+	step(t, tab, "switch same on", 5*time.Second, chromedp.Click(chromedp.ID("insp-toggle-same")))
+	waitJS(t, tab, "the error toast", 10*time.Second, `[...document.querySelectorAll(".toast-error")].some((t) => t.textContent.includes("Inspect same failed") && t.textContent.includes("same host port"))`)
+	if got := evalString(t, tab, `document.getElementById("insp-toggle-same").getAttribute("aria-checked")`); got != "false" {
+		t.Errorf("same's switch is %s after the refusal", got)
+	}
+	screenshot(t, tab, artifacts, "inspect-toggle.png")
+
+	// The overview links an inspected service to its requests.
+	step(t, tab, "the overview", 5*time.Second, chromedp.Navigate(base+"#/"))
+	waitJS(t, tab, "api's requests link", 10*time.Second, `!!document.querySelector('#svc-api a[data-action="inspect"]') && !document.querySelector('#svc-same a[data-action="inspect"]')`)
+	step(t, tab, "follow it", 5*time.Second, chromedp.Click(chromedp.CSS(`#svc-api a[data-action="inspect"]`)))
+	waitJS(t, tab, "the inspect page, api's requests", 10*time.Second, `document.getElementById("insp-service")?.value === "api" && `+rows+`.length > 0`)
+
 	if errs := evalString(t, tab, `window.__errors.join(" | ")`); errs != "" {
 		t.Errorf("page errors: %s", errs)
 	}

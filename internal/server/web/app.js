@@ -1,4 +1,5 @@
-// app.js is berth's dashboard: overview, logs and jobs of one project, live.
+// app.js is berth's dashboard: overview, logs, jobs and the HTTP inspector
+// of one project, live.
 // Views are preact components written with htm (no build step); the log and
 // job output lists are virtual lists (lines.js) outside preact's diffing.
 
@@ -10,6 +11,7 @@ import { ansiToHTML, escapeHTML, hasANSI } from "./ansi.js";
 import { LineBuffer, LineView, VList, clock } from "./lines.js";
 import { state, conn, change, subscribe, start, toast, dismiss, colourOf, plainText, loadJobs, downloadLogs, onNotice, MAX_LOG_LINES, openTerminal, closeTerminal, onTerminal } from "./store.js";
 import { TermSession, probeTerminal, attachPath } from "./terminal.js";
+import * as insp from "./inspect.js";
 
 const html = htm.bind(h);
 
@@ -180,6 +182,7 @@ function Header({ route }) {
         ${link("overview", "#/", "Overview", "Overview", "o")}
         ${link("logs", "#/logs", "Logs", "Logs", "l")}
         ${link("jobs", "#/jobs", html`Jobs${running ? html` <span class="count">${running}</span>` : ""}`, "Jobs", "j")}
+        ${link("inspect", "#/inspect", "Inspect", "Inspect: the HTTP requests your services get", "i")}
       </nav>
       <div class="spacer"></div>
       ${state.notifyPerm === "default" && html`
@@ -209,7 +212,7 @@ function Toasts() {
 }
 
 const SHORTCUTS = [
-  ["g o", "Overview"], ["g l", "Logs"], ["g j", "Jobs"], ["r", "Run a command"],
+  ["g o", "Overview"], ["g l", "Logs"], ["g j", "Jobs"], ["g i", "Inspect"], ["r", "Run a command"],
   ["/", "Filter logs"], ["f", "Follow / pause logs"], ["End", "Jump to newest line"], ["?", "This help"], ["Esc", "Close, leave a field"],
   ["Ctrl-p Ctrl-q", "Detach the terminal (in the terminal)"],
 ];
@@ -361,6 +364,8 @@ function ServiceCard({ svc, openRun }) {
         </div>
         <div class="actions">
           ${ports.map((p) => html`<a class="port" href=${`http://${portHost(p.URL)}:${p.PublishedPort}/`} target="_blank" rel="noopener" title="Open in a new tab">:${p.PublishedPort}${p.TargetPort !== p.PublishedPort ? ` → ${p.TargetPort}` : ""} ↗</a>`)}
+          ${rs.some((r) => r.Inspected) && html`<a class="button ghost small inspecting" data-action="inspect" href=${"#/inspect?service=" + encodeURIComponent(svc.name)}
+            title="The HTTP inspector records this service's requests: see them">● Requests</a>`}
           <a class="button ghost small" href=${"#/logs/" + encodeURIComponent(svc.name)}>Logs</a>
           ${tty && html`<button class="small" data-action="terminal" onClick=${() => openTerminal({ kind: "service", service: svc.name })}
             title="Attach to its terminal: see it and type into it (a debugger at a breakpoint, a REPL)">Terminal</button>`}
@@ -801,6 +806,628 @@ function JobPage({ id, openRun }) {
     </main>`;
 }
 
+// ---------- inspect ----------
+
+const NO_FILTER = { service: "", method: "", status: "", path: "", header: "", body: "" };
+
+/** hashQuery is the query part of the address's hash (#/inspect?service=api). */
+function hashQuery() {
+  return new URLSearchParams(location.hash.split("?")[1] || "");
+}
+
+function Method({ m }) {
+  return html`<span class=${"method m-" + (insp.METHODS.includes(m) ? m.toLowerCase() : "other")}>${m}</span>`;
+}
+
+function Status({ ex }) {
+  const r = ex.response;
+  const label = r.status ? String(r.status) : ex.upgraded ? "101" : "error";
+  return html`<${Badge} tone=${insp.statusTone(r.status)} title=${ex.error || (r.status ? `${r.status} ${r.reason || ""}` : "no response")}>${label}<//>`;
+}
+
+/**
+ * InspectPage is the HTTP inspector: the exchanges recorded on inspected
+ * ports, newest first, live from the inspect stream, filtered by the list
+ * API; the selected one's detail beside; the per-service switches.
+ */
+function InspectPage({ route }) {
+  const selID = route[1] ? +route[1] : 0;
+  const [filter, setFilter] = useState(() => ({ ...NO_FILTER, service: hashQuery().get("service") || "" }));
+  const [typed, setTyped] = useState({ path: "", header: "", body: "" });
+  const [list, setList] = useState([]);
+  const [loaded, setLoaded] = useState(false);
+  const [more, setMore] = useState(false);
+  const [picked, setPicked] = useState(() => new Set());
+  const [live, setLive] = useState("connecting");
+  const [fresh, setFresh] = useState(() => new Set());
+  const [downloading, setDownloading] = useState(false);
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
+  const listRef = useRef(list);
+  listRef.current = list;
+  const gen = useRef(0);
+
+  const load = useCallback(async (f) => {
+    const g = ++gen.current;
+    try {
+      const rows = await api("GET", "/api/inspect?" + insp.query(f, { limit: insp.LIST_LIMIT }));
+      if (g !== gen.current) return;
+      setFresh(new Set());
+      setList(rows || []);
+      setMore((rows || []).length === insp.LIST_LIMIT);
+    } catch (e) {
+      if (g === gen.current) toast("error", "Loading the requests failed", e.message);
+    } finally {
+      if (g === gen.current) setLoaded(true);
+    }
+  }, []);
+  useEffect(() => { load(filter); }, [filter]);
+
+  // Typing in a text filter asks the API once the typing pauses.
+  useEffect(() => {
+    const t = setTimeout(() => setFilter((f) => (f.path === typed.path && f.header === typed.header && f.body === typed.body ? f : { ...f, ...typed })), 250);
+    return () => clearTimeout(t);
+  }, [typed.path, typed.header, typed.body]);
+
+  // addNew puts exchanges that just arrived at the top (each once).
+  const addNew = useCallback((exs) => {
+    if (!exs.length) return;
+    setList((cur) => {
+      const have = new Set(cur.map((e) => e.id));
+      const add = exs.filter((e) => !have.has(e.id));
+      if (!add.length) return cur;
+      setFresh((s) => new Set([...s, ...add.map((e) => e.id)]));
+      return [...add, ...cur].sort((a, b) => b.id - a.id).slice(0, insp.MAX_LIST);
+    });
+  }, []);
+  // catchUp asks the API for what matches and is newer than the top row.
+  const catchUp = useCallback(async () => {
+    const f = filterRef.current;
+    const g = gen.current;
+    const top = listRef.current[0];
+    const rows = await api("GET", "/api/inspect?" + insp.query(f, { after: top ? top.id : "", limit: insp.LIST_LIMIT }));
+    if (g === gen.current && f === filterRef.current) addNew(rows || []);
+  }, []);
+
+  // The inspect stream: every stored exchange (without bodies), live. If
+  // berth does not offer it, the page asks for news every 1.5 s instead.
+  useEffect(() => {
+    let alive = true, timer = 0, poll = 0;
+    const later = () => { clearTimeout(timer); timer = setTimeout(() => catchUp().catch(() => {}), 150); };
+    conn.on("inspect", (f) => {
+      const m = insp.matches(f.payload, filterRef.current);
+      if (m === true) addNew([f.payload]);
+      else if (m === null) later(); // a body filter: the API decides
+    });
+    // A berth that does not know the stream refuses the subscription; the
+    // refusal may come without the request's id, as a notice.
+    let refused = null;
+    const refusal = new Promise((resolve) => { refused = resolve; });
+    (async () => {
+      await conn.opened;
+      try {
+        const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer to the subscription")), 5000));
+        await Promise.race([conn.subscribe(["inspect"]), refusal.then((m) => { throw new Error(m); }), timeout]);
+        if (!alive) return;
+        setLive("stream");
+        catchUp().catch(() => {}); // what was stored between the list and the subscription
+      } catch (e) {
+        if (!alive) return;
+        console.warn("subscribe inspect:", e.message);
+        conn.unsubscribe(["inspect"]);
+        setLive("poll");
+        poll = setInterval(() => catchUp().catch(() => {}), 1500);
+      }
+    })();
+    const stopNotice = onNotice((p) => {
+      if (p.stream === "inspect" && (p.op === "gap" || p.op === "missed")) later();
+      if (p.op === "error" && /"inspect"/.test(p.message || "")) refused(p.message);
+    });
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+      clearInterval(poll);
+      stopNotice();
+      conn.unsubscribe(["inspect"]);
+      conn.off("inspect");
+    };
+  }, []);
+  // Back from a lost connection: fetch what was recorded meanwhile.
+  const wasConn = useRef(state.conn);
+  useEffect(() => {
+    if (state.conn === "live" && wasConn.current === "offline") catchUp().catch(() => {});
+    wasConn.current = state.conn;
+  }, [state.conn]);
+  // The highlight of new rows fades.
+  useEffect(() => {
+    if (!fresh.size) return;
+    const t = setTimeout(() => setFresh(new Set()), 1600);
+    return () => clearTimeout(t);
+  }, [fresh]);
+
+  const older = async () => {
+    const last = list[list.length - 1];
+    const rows = await act("Load older requests", () => api("GET", "/api/inspect?" + insp.query(filter, { before: last ? last.id : "", limit: insp.LIST_LIMIT })));
+    if (!rows) return;
+    setList((cur) => [...cur, ...rows.filter((r) => !cur.some((c) => c.id === r.id))]);
+    setMore(rows.length === insp.LIST_LIMIT);
+  };
+
+  const set = (k, v) => setFilter((f) => ({ ...f, [k]: v }));
+  const clear = () => { setTyped({ path: "", header: "", body: "" }); setFilter(NO_FILTER); };
+  const filtered = Object.values(filter).some(Boolean) || Object.values(typed).some(Boolean);
+  const togglePick = (id) => setPicked((s) => { const n = new Set(s); n.has(id) ? n.delete(id) : n.add(id); return n; });
+  const allPicked = list.length > 0 && list.every((e) => picked.has(e.id));
+  const pickAll = () => setPicked(allPicked ? new Set() : new Set(list.map((e) => e.id)));
+  const har = async () => {
+    setDownloading(true);
+    await act("Download HAR", () => insp.downloadHAR([...picked].sort((a, b) => a - b), filter, state.me && state.me.project));
+    setDownloading(false);
+  };
+  const open = (id) => { location.hash = `#/inspect/${id}`; };
+  const onRowKey = (e, id) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(id); return; }
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp" && e.key !== "j" && e.key !== "k") return;
+    e.preventDefault();
+    const row = e.key === "ArrowDown" || e.key === "j" ? e.currentTarget.nextElementSibling : e.currentTarget.previousElementSibling;
+    if (row && row.dataset.id) { row.focus(); open(row.dataset.id); }
+  };
+
+  const names = [...state.services.keys()].sort();
+  return html`
+    <main class="page inspect-page" data-live=${live}>
+      <div class="page-head">
+        <div>
+          <h1>Inspect</h1>
+          <p class="muted">The HTTP requests your services get on their inspected ports, live: open one to see it whole, replay it, or edit and replay it.</p>
+        </div>
+        <div class="actions">
+          <button id="insp-har" onClick=${har} disabled=${downloading || !list.length}
+            title=${picked.size ? "Download the selected requests as HAR 1.2 (credentials redacted)" : "Download every request that matches the filter as HAR 1.2 (credentials redacted)"}>
+            ${downloading ? "Preparing…" : picked.size ? `Download HAR (${picked.size} selected)` : "Download HAR (all)"}</button>
+        </div>
+      </div>
+      <${Recording} />
+      <div class="toolbar insp-filters" role="toolbar" aria-label="Request filters">
+        <select id="insp-service" aria-label="Service" value=${filter.service} onChange=${(e) => set("service", e.target.value)}>
+          <option value="">All services</option>
+          ${names.map((n) => html`<option value=${n}>${n}</option>`)}
+        </select>
+        <select id="insp-method" aria-label="Method" value=${filter.method} onChange=${(e) => set("method", e.target.value)}>
+          <option value="">Any method</option>
+          ${insp.METHODS.map((m) => html`<option value=${m}>${m}</option>`)}
+        </select>
+        <select id="insp-status" aria-label="Status" value=${filter.status} onChange=${(e) => set("status", e.target.value)}>
+          <option value="">Any status</option>
+          ${[1, 2, 3, 4, 5].map((c) => html`<option value=${c}>${c}xx</option>`)}
+        </select>
+        <input id="insp-path" type="search" class="mono" placeholder="Path contains" aria-label="Path contains" value=${typed.path}
+          onInput=${(e) => { const v = e.target.value; setTyped((t) => ({ ...t, path: v })); }} spellcheck="false" autocomplete="off" />
+        <input id="insp-header" type="search" class="mono" placeholder="Header (name or name:value)" aria-label="Header" value=${typed.header}
+          onInput=${(e) => { const v = e.target.value; setTyped((t) => ({ ...t, header: v })); }} spellcheck="false" autocomplete="off" />
+        <input id="insp-body" type="search" class="mono" placeholder="Body contains" aria-label="Body contains" value=${typed.body}
+          onInput=${(e) => { const v = e.target.value; setTyped((t) => ({ ...t, body: v })); }} spellcheck="false" autocomplete="off" />
+        ${filtered && html`<button class="small ghost" id="insp-clear" onClick=${clear}>Clear</button>`}
+        <div class="spacer"></div>
+        <span class="live-state muted small" title=${live === "poll" ? "The inspect stream is not available: new requests are fetched every 1.5 s" : "New requests stream in"}>
+          <${Dot} tone=${live === "stream" ? "ok" : live === "poll" ? "warn" : "idle"} /> ${live === "poll" ? "polling" : "live"}
+        </span>
+      </div>
+      <div class=${"insp-split" + (selID ? " with-detail" : "")}>
+        <div class="card flush insp-list" id="insp-list">
+          <table class="exchanges">
+            <thead><tr>
+              <th class="pick"><input type="checkbox" aria-label="Select all" checked=${allPicked} onChange=${pickAll} /></th>
+              <th>Time</th><th>Service</th><th>Method</th><th>Path</th><th>Status</th><th class="num">Duration</th><th class="num">Size</th>
+            </tr></thead>
+            <tbody>
+              ${list.map((ex) => html`
+                <tr key=${ex.id} class=${"clickable" + (ex.id === selID ? " selected" : "") + (fresh.has(ex.id) ? " fresh" : "")} tabindex="0"
+                  data-id=${ex.id} data-status=${ex.response.status} aria-selected=${ex.id === selID}
+                  onClick=${(e) => e.target.type !== "checkbox" && open(ex.id)} onKeyDown=${(e) => onRowKey(e, ex.id)}>
+                  <td class="pick"><input type="checkbox" aria-label=${"Select " + ex.id} checked=${picked.has(ex.id)} onChange=${() => togglePick(ex.id)} /></td>
+                  <td class="mono muted time" title=${ex.start}>${clock(Date.parse(ex.start))}</td>
+                  <td><span class=${"svc-name c" + colourOf(ex.service)}>${ex.service}</span></td>
+                  <td><${Method} m=${ex.request.method} /></td>
+                  <td class="mono path" title=${ex.request.target}>${ex.request.target}${ex.replayOf ? html` <span class="kind" title=${"A replay of #" + ex.replayOf}>replay</span>` : ""}</td>
+                  <td><${Status} ex=${ex} /></td>
+                  <td class="num mono">${insp.fmtMs(insp.exchangeMs(ex))}</td>
+                  <td class="num mono">${insp.fmtBytes(ex.response.size)}${ex.response.truncated ? "+" : ""}</td>
+                </tr>`)}
+              ${loaded && !list.length && html`<tr><td colspan="8" class="empty">${filtered ? "No request matches the filter." : html`<${NoRequests} />`}</td></tr>`}
+            </tbody>
+          </table>
+          ${more && html`<div class="more"><button class="small" onClick=${older}>Load older requests</button></div>`}
+        </div>
+        ${selID ? html`<${ExchangeView} key=${selID} id=${selID} tab=${route[2] || ""} onReplayed=${(ex) => insp.matches(ex, filterRef.current) === true && addNew([ex])} />` : ""}
+      </div>
+    </main>`;
+}
+
+/** NoRequests says where to send a request to see it here. */
+function NoRequests() {
+  const ports = [];
+  for (const s of state.services.values()) {
+    if (!s.replicas.some((r) => r.Inspected)) continue;
+    for (const p of (s.replicas[0].Publishers || []).filter(insp.inspectable)) ports.push([s.name, p]);
+  }
+  if (!ports.length) return html`Nothing is inspected yet: switch the inspector on for a service above (or set <code>x-berth: {inspect: true}</code> on it).`;
+  return html`No request yet. Send one to ${ports.map(([n, p], i) => html`${i ? ", " : ""}<a href=${`http://${portHost(p.URL)}:${p.PublishedPort}/`} target="_blank" rel="noopener">${n} :${p.PublishedPort}</a>`)}: it shows here at once.`;
+}
+
+/**
+ * Recording is the inspector's switch per service that publishes ports:
+ * on, berth's proxy records the port's HTTP traffic.
+ */
+function Recording() {
+  const [busy, setBusy] = useState("");
+  const svcs = [...state.services.values()].filter((s) => s.replicas.length && (s.replicas[0].Publishers || []).some((p) => p.PublishedPort))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const flip = async (s, on) => {
+    setBusy(s.name);
+    const r = await act(on ? `Inspect ${s.name}` : `Stop inspecting ${s.name}`, () => api("POST", `/api/services/${encodeURIComponent(s.name)}/inspect`, { on }));
+    setBusy("");
+    if (!r) return;
+    const cur = state.services.get(s.name);
+    if (cur) for (const rep of cur.replicas) rep.Inspected = r.inspected;
+    change();
+  };
+  return html`
+    <div class="recording" role="group" aria-label="Inspected services">
+      <span class="recording-label">Recording</span>
+      ${svcs.map((s) => {
+        const on = s.replicas.some((r) => r.Inspected);
+        const ok = (s.replicas[0].Publishers || []).some(insp.inspectable);
+        const ports = (s.replicas[0].Publishers || []).filter((p) => p.PublishedPort).map((p) => ":" + p.PublishedPort).join(" ");
+        return html`
+          <button class=${"switch" + (on ? " on" : "") + (ok ? "" : " unavailable")} role="switch" aria-checked=${on} id=${"insp-toggle-" + s.name} data-service=${s.name}
+            disabled=${busy === s.name} onClick=${() => flip(s, !on)}
+            title=${on ? `Recording ${s.name}'s HTTP traffic on ${ports}: click to stop` : ok ? `Record ${s.name}'s HTTP traffic on ${ports}` : `${s.name} binds ${ports} itself (published on the same port): publish another host port to inspect it`}>
+            <span class="knob" aria-hidden="true"></span>
+            <span class=${"svc-name c" + colourOf(s.name)}>${s.name}</span><span class="mono muted small">${ports}</span>
+          </button>`;
+      })}
+      ${!svcs.length && html`<span class="muted small">No service publishes a port: add <code>ports: ["8080:8000"]</code> to one in compose.yaml to inspect it.</span>`}
+    </div>`;
+}
+
+const INSPECT_TABS = [["response", "Response"], ["request", "Request"], ["timing", "Timing"], ["frames", "Frames"], ["diff", "Diff"]];
+
+/** ExchangeView is one exchange whole: its request and response, timings, frames, and its diff with the exchange it replays. */
+function ExchangeView({ id, tab, onReplayed }) {
+  const [ex, setEx] = useState(null);
+  const [err, setErr] = useState("");
+  const [cur, setCur] = useState(tab || "");
+  const [editing, setEditing] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [curl, setCurl] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    api("GET", `/api/inspect/${id}`).then((d) => live && setEx(d)).catch((e) => {
+      if (!live) return;
+      setErr(e.message);
+      toast("error", `Exchange #${id}`, e.message);
+    });
+    return () => { live = false; };
+  }, [id]);
+
+  const close = html`<button class="icon" aria-label="Close" title="Close" onClick=${() => (location.hash = "#/inspect")}>×</button>`;
+  if (err) return html`<section class="card insp-detail" id="insp-detail"><div class="detail-head"><div class="grow"><div class="callout bad">${err}</div></div>${close}</div></section>`;
+  if (!ex) return html`<section class="card insp-detail" id="insp-detail"><div class="empty">Loading #${id}…</div></section>`;
+
+  const tabs = INSPECT_TABS.filter(([k]) => (k !== "frames" || ex.upgraded || ex.frameCount) && (k !== "diff" || ex.replayOf));
+  const active = tabs.some(([k]) => k === cur) ? cur : ex.upgraded ? "frames" : "response";
+  const t = insp.timings(ex);
+  const replay = async (body) => {
+    setBusy(true);
+    const r = await act(`Replay #${id}`, () => api("POST", `/api/inspect/${id}/replay`, body));
+    setBusy(false);
+    if (!r) return false;
+    if (r.error) toast("error", `Replay of #${id} failed`, r.error);
+    onReplayed(r.exchange);
+    location.hash = `#/inspect/${r.exchange.id}/diff`;
+    return true;
+  };
+  const copy = async () => {
+    if (await insp.copyText(ex.curl)) toast("ok", "Copied as curl", ex.curl.length > 160 ? ex.curl.slice(0, 159) + "…" : ex.curl);
+    else { setCurl(true); toast("info", "Copy it from the page", "The browser did not allow the clipboard: the command is shown below the request."); }
+  };
+  return html`
+    <section class="card insp-detail" id="insp-detail" data-id=${ex.id} aria-label=${"Exchange " + ex.id}>
+      <div class="detail-head">
+        <div class="grow">
+          <div class="detail-title">
+            <${Method} m=${ex.request.method} />
+            <span class="mono url" id="insp-url" title=${ex.request.target}>${ex.request.target}</span>
+          </div>
+          <div class="detail-sub">
+            <span id="insp-detail-status"><${Status} ex=${ex} /> <span class="muted">${ex.response.reason || ""}</span></span>
+            <span class=${"svc-name c" + colourOf(ex.service)}>${ex.service}</span>
+            <span class="mono muted" title=${ex.start}>#${ex.id} · ${clock(Date.parse(ex.start))}</span>
+            <span class="mono" title="Total time">${insp.fmtMs(t.total)}</span>
+            <span class="mono" title="Response body">${insp.fmtBytes(ex.response.size)}</span>
+            ${ex.replayOf ? html`<a href=${`#/inspect/${ex.replayOf}`} class="small" id="insp-replay-of">replay of #${ex.replayOf}</a>` : ""}
+          </div>
+        </div>
+        ${close}
+      </div>
+      <div class="detail-actions">
+        <button class="small" id="insp-copy-curl" onClick=${copy} title="Copy a curl command that sends this request again">Copy as curl</button>
+        <button class="small primary" id="insp-replay" disabled=${busy || ex.upgraded} onClick=${() => replay(undefined)}
+          title=${ex.upgraded ? "A WebSocket cannot be replayed as it was" : "Send the same request again and compare the responses"}>${busy ? "Replaying…" : "Replay"}</button>
+        <button class="small" id="insp-edit" disabled=${busy} onClick=${() => setEditing(true)} title="Change the method, path, headers or body, then send it">Edit and replay…</button>
+        <button class="small ghost" id="insp-har-one" onClick=${() => act("Download HAR", () => insp.downloadHAR([ex.id], null, state.me && state.me.project))}
+          title="Download this exchange as HAR 1.2 (credentials redacted)">HAR</button>
+      </div>
+      ${ex.error && html`<div class="callout bad slim">${ex.error}</div>`}
+      <div class="detail-tabs" role="tablist">
+        ${tabs.map(([k, label]) => html`
+          <button role="tab" class=${"dtab" + (k === active ? " active" : "")} aria-selected=${k === active} data-tab=${k} id=${"insp-tab-" + k}
+            onClick=${() => setCur(k)}>${label}${k === "frames" && ex.frameCount ? html` <span class="muted">${ex.frameCount}</span>` : ""}</button>`)}
+      </div>
+      <div class="detail-body" role="tabpanel">
+        ${active === "response" && html`
+          <${Section} title="Headers" count=${insp.headerRows(ex.response.header).length}><${HeaderTable} h=${ex.response.header} /><//>
+          <${Section} title="Body"><${BodyView} id="insp-response-body" headers=${ex.response.header} text=${ex.responseText} b64=${ex.response.body} size=${ex.response.size} truncated=${ex.response.truncated} /><//>`}
+        ${active === "request" && html`
+          <div class="kv-line mono small"><span class="muted">${ex.request.proto}</span> ${ex.request.method} http://${ex.request.host}${ex.request.target}</div>
+          <${Section} title="Headers" count=${insp.headerRows(ex.request.header).length}><${HeaderTable} h=${ex.request.header} /><//>
+          <${Section} title="Body"><${BodyView} id="insp-request-body" headers=${ex.request.header} text=${ex.requestText} b64=${ex.request.body} size=${ex.request.size} truncated=${ex.request.truncated} /><//>
+          <${Section} title="curl" open=${curl}><pre class="code curl" id="insp-curl">${ex.curl}</pre><//>`}
+        ${active === "timing" && html`<${TimingView} ex=${ex} t=${t} />`}
+        ${active === "frames" && html`<${FramesView} ex=${ex} />`}
+        ${active === "diff" && html`<${ReplayDiff} ex=${ex} />`}
+      </div>
+      ${editing && html`<${EditReplay} ex=${ex} onClose=${() => setEditing(false)} onSend=${replay} />`}
+    </section>`;
+}
+
+/** Section is a titled, collapsible part of the detail pane. */
+function Section({ title, count, open = true, children }) {
+  return html`
+    <details class="dsec" open=${open}>
+      <summary>${title}${count !== undefined ? html` <span class="muted">${count}</span>` : ""}</summary>
+      ${children}
+    </details>`;
+}
+
+function HeaderTable({ h }) {
+  const rows = insp.headerRows(h);
+  if (!rows.length) return html`<p class="muted small">No headers.</p>`;
+  return html`
+    <table class="kv">
+      <tbody>${rows.map(([k, v]) => html`<tr><th scope="row" class="mono">${k}</th><td class="mono">${v}</td></tr>`)}</tbody>
+    </table>`;
+}
+
+/** BodyView shows a body as what it is: JSON indented and coloured, form fields as a table, XML indented, binary as hex. */
+function BodyView({ id, headers, text, b64, size, truncated }) {
+  const v = useMemo(() => insp.viewBody(headers, text, b64), [headers, text, b64]);
+  const [raw, setRaw] = useState(false);
+  const kept = insp.b64Bytes(b64).length;
+  const note = html`
+    <div class="body-meta small muted">
+      <span>${v.mt || "no Content-Type"}</span><span>·</span><span>${insp.fmtBytes(size)}</span>
+      ${truncated && html`<span class="text-warn">· only the first ${insp.fmtBytes(kept)} were kept (the recording cap)</span>`}
+      ${header(headers, "Content-Encoding") && html`<span>· ${header(headers, "Content-Encoding")}${text != null ? ", decoded" : ""}</span>`}
+      <div class="spacer"></div>
+      ${(v.kind === "json" || v.kind === "xml" || v.kind === "form") && html`<button class="link small" onClick=${() => setRaw(!raw)}>${raw ? "Pretty" : "Raw"}</button>`}
+    </div>`;
+  let body;
+  if (raw && text != null) body = html`<pre class="code" id=${id} data-kind="raw">${text}</pre>`;
+  else switch (v.kind) {
+    case "empty": return html`<p class="muted small" id=${id} data-kind="empty">${size ? `${insp.fmtBytes(size)}, not kept.` : "No body."}</p>`;
+    case "json": body = html`<pre class="code json" id=${id} data-kind="json" dangerouslySetInnerHTML=${{ __html: v.html }}></pre>`; break;
+    case "form": body = html`
+      <table class="kv form-fields" id=${id} data-kind="form">
+        <thead><tr><th>Field</th><th>Value</th></tr></thead>
+        <tbody>${v.fields.map(([k, val]) => html`<tr><th scope="row" class="mono">${k}</th><td class="mono">${val}</td></tr>`)}</tbody>
+      </table>`; break;
+    case "binary": body = html`
+      <div id=${id} data-kind="binary">
+        <p class="small">Binary: ${insp.fmtBytes(size)}${v.size < size ? ` (${insp.fmtBytes(v.size)} kept)` : ""}. The first ${Math.min(v.size, 512)} bytes:</p>
+        <pre class="code hex">${v.hex}</pre>
+      </div>`; break;
+    default: body = html`<pre class="code" id=${id} data-kind=${v.kind}>${v.text}</pre>`;
+  }
+  return html`${note}${body}`;
+}
+
+function header(h, name) { return insp.header(h, name); }
+
+/** TimingView shows the phases of an exchange as a waterfall, and the service's Server-Timing. */
+function TimingView({ ex, t }) {
+  const total = Math.max(t.total, 0.001);
+  const pct = (ms) => `${Math.max(0, Math.min(100, (ms / total) * 100))}%`;
+  const wait = Math.max(0, t.first - t.connect);
+  const st = ex.serverTiming || [];
+  const stMax = Math.max(total, ...st.map((m) => m.dur || 0));
+  return html`
+    <div id="insp-timing">
+      <dl class="facts timing-facts">
+        <div><dt>Connect</dt><dd class="mono" title="Waiting for a backend connection (a restart, a dial); 0 on a reused one">${insp.fmtMs(t.connect)}</dd></div>
+        <div><dt>First byte</dt><dd class="mono" title="From the first byte of the request to the first byte of the response">${ex.firstByte ? insp.fmtMs(t.first) : "—"}</dd></div>
+        <div><dt>Transfer</dt><dd class="mono" title="The rest of the response">${insp.fmtMs(t.transfer)}</dd></div>
+        <div><dt>Total</dt><dd class="mono">${insp.fmtMs(t.total)}</dd></div>
+      </dl>
+      <div class="waterfall" aria-hidden="true">
+        <div class="wf-row"><span class="wf-label">connect</span><div class="wf-track"><span class="wf-bar wf-connect" style=${{ left: "0%", width: pct(t.connect) }}></span></div></div>
+        <div class="wf-row"><span class="wf-label">waiting</span><div class="wf-track"><span class="wf-bar wf-wait" style=${{ left: pct(t.connect), width: pct(wait) }}></span></div></div>
+        <div class="wf-row"><span class="wf-label">transfer</span><div class="wf-track"><span class="wf-bar wf-transfer" style=${{ left: pct(t.first), width: pct(t.transfer) }}></span></div></div>
+      </div>
+      <${Section} title="Server-Timing" count=${st.length}>
+        ${st.length ? html`
+          <table class="kv server-timing" id="insp-server-timing">
+            <thead><tr><th>Metric</th><th>Description</th><th class="num">Duration</th><th class="bar-col"></th></tr></thead>
+            <tbody>${st.map((m) => html`
+              <tr><th scope="row" class="mono">${m.name}</th><td>${m.desc || html`<span class="muted">—</span>`}</td>
+                <td class="num mono">${m.dur ? insp.fmtMs(m.dur) : "—"}</td>
+                <td class="bar-col"><span class="st-bar" style=${{ width: `${((m.dur || 0) / stMax) * 100}%` }}></span></td></tr>`)}
+            </tbody>
+          </table>` : html`<p class="muted small">The response has no <code>Server-Timing</code> header.</p>`}
+      <//>
+      <${Section} title="Connection">
+        <table class="kv"><tbody>
+          <tr><th scope="row">Started</th><td class="mono">${ex.start}</td></tr>
+          <tr><th scope="row">Client</th><td class="mono">${ex.remote || "—"}${ex.conn ? html` <span class="muted">(connection ${ex.conn}, request ${ex.seq})</span>` : ""}</td></tr>
+          <tr><th scope="row">Served by</th><td class="mono">${ex.backend || "—"}</td></tr>
+          <tr><th scope="row">Protocol</th><td class="mono">${ex.request.proto}${ex.upgraded ? " → WebSocket" : ""}</td></tr>
+        </tbody></table>
+      <//>
+    </div>`;
+}
+
+/** FramesView lists the frames of a WebSocket exchange: ↑ from the client, ↓ from the service. */
+function FramesView({ ex }) {
+  const frames = ex.frames || [];
+  const t0 = Date.parse(ex.start);
+  return html`
+    <div id="insp-frames">
+      <p class="small muted">${ex.frameCount || frames.length} frames${frames.length < (ex.frameCount || 0) ? `, the first ${frames.length} kept` : ""}. ↑ from the client, ↓ from ${ex.service}.</p>
+      <table class="kv frames">
+        <thead><tr><th></th><th class="num">Time</th><th>Type</th><th class="num">Length</th><th>Payload</th></tr></thead>
+        <tbody>${frames.map((f) => html`
+          <tr class=${f.fromClient ? "from-client" : "from-server"}>
+            <td class="dir" title=${f.fromClient ? "client → service" : "service → client"}>${f.fromClient ? "↑" : "↓"}</td>
+            <td class="num mono muted">+${insp.fmtMs(Date.parse(f.time) - t0)}</td>
+            <td class="mono">${insp.FRAME_OPS[f.opcode] || "op " + f.opcode}${f.fin ? "" : " …"}${f.compressed ? " (deflate)" : ""}</td>
+            <td class="num mono">${insp.fmtBytes(f.length)}</td>
+            <td class="mono payload">${insp.framePreview(f)}</td>
+          </tr>`)}
+        </tbody>
+      </table>
+    </div>`;
+}
+
+/** ReplayDiff compares a replay's response with its original's, side by side. */
+function ReplayDiff({ ex }) {
+  const [orig, setOrig] = useState(null);
+  const [diff, setDiff] = useState(null);
+  const [err, setErr] = useState("");
+  useEffect(() => {
+    let live = true;
+    Promise.all([api("GET", `/api/inspect/${ex.replayOf}`), api("GET", `/api/inspect/${ex.replayOf}/diff/${ex.id}`)])
+      .then(([o, d]) => { if (live) { setOrig(o); setDiff(d); } })
+      .catch((e) => live && setErr(e.message));
+    return () => { live = false; };
+  }, [ex.id]);
+  if (err) return html`<div class="callout bad" id="insp-diff">The original, #${ex.replayOf}: ${err}</div>`;
+  if (!orig || !diff) return html`<div class="empty">Comparing with #${ex.replayOf}…</div>`;
+  const reqA = `${orig.request.method} ${orig.request.target}\n${insp.headersText(orig.request.header)}\n\n${insp.bodyText(orig.request.header, orig.requestText, orig.request.body)}`;
+  const reqB = `${ex.request.method} ${ex.request.target}\n${insp.headersText(ex.request.header)}\n\n${insp.bodyText(ex.request.header, ex.requestText, ex.request.body)}`;
+  const parts = [];
+  if (diff.statusA !== diff.statusB) parts.push(`status ${diff.statusA} → ${diff.statusB}`);
+  if (diff.headers.length) parts.push(`${diff.headers.length} ${diff.headers.length === 1 ? "header differs" : "headers differ"}`);
+  if (diff.body) parts.push("the body differs");
+  return html`
+    <div id="insp-diff" data-equal=${diff.equal}>
+      <div class=${"callout slim " + (diff.equal ? "ok" : "warn")} id="insp-diff-summary">
+        ${diff.equal ? "The responses are the same." : `The responses differ: ${parts.join(", ")}.`}
+      </div>
+      <div class="diff-cols">
+        <div><a href=${`#/inspect/${orig.id}`}>#${orig.id}</a> <span class="muted">original</span> <${Status} ex=${orig} /> <span class="mono muted small">${insp.fmtMs(insp.exchangeMs(orig))}</span></div>
+        <div><strong>#${ex.id}</strong> <span class="muted">replay</span> <${Status} ex=${ex} /> <span class="mono muted small">${insp.fmtMs(insp.exchangeMs(ex))}</span></div>
+      </div>
+      <${Section} title="Response: status and headers"><${SideBySide} id="insp-diff-head" a=${insp.headLines(orig)} b=${insp.headLines(ex)} /><//>
+      <${Section} title="Response body"><${SideBySide} id="insp-diff-body" a=${insp.bodyText(orig.response.header, orig.responseText, orig.response.body)} b=${insp.bodyText(ex.response.header, ex.responseText, ex.response.body)} /><//>
+      <${Section} title="Request" open=${reqA !== reqB}><${SideBySide} id="insp-diff-request" a=${reqA} b=${reqB} /><//>
+    </div>`;
+}
+
+/** SideBySide shows two texts in two columns, their differing lines marked. */
+function SideBySide({ id, a, b }) {
+  const rows = useMemo(() => insp.sideBySide(a, b), [a, b]);
+  if (!rows.length) return html`<p class="muted small" id=${id}>Both empty.</p>`;
+  let na = 0, nb = 0;
+  return html`
+    <div class="sbs" id=${id} role="table">
+      ${rows.map((r) => {
+        const la = r.a !== null ? ++na : "", lb = r.b !== null ? ++nb : "";
+        return html`
+          <div class=${"sbs-row " + r.kind} role="row">
+            <span class="ln-no">${la}</span><span class=${"sbs-a" + (r.a === null ? " void" : "")} role="cell">${r.a ?? ""}</span>
+            <span class="ln-no">${lb}</span><span class=${"sbs-b" + (r.b === null ? " void" : "")} role="cell">${r.b ?? ""}</span>
+          </div>`;
+      })}
+    </div>`;
+}
+
+/** EditReplay is the form that edits a request before it is replayed. */
+function EditReplay({ ex, onClose, onSend }) {
+  const rq = ex.request;
+  const binary = ex.requestText == null && !!rq.body;
+  const startHeaders = useMemo(() => insp.headersText(Object.fromEntries(Object.entries(rq.header || {}).filter(([k]) => k.toLowerCase() !== "content-length"))), [ex.id]);
+  const startBody = ex.requestText ?? "";
+  const [method, setMethod] = useState(rq.method);
+  const [target, setTarget] = useState(rq.target);
+  const [headers, setHeaders] = useState(startHeaders);
+  const [body, setBody] = useState(startBody);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState("");
+  const first = useRef(null);
+  useEffect(() => { first.current && first.current.focus(); }, []);
+  const formatJSON = () => {
+    try { setBody(JSON.stringify(JSON.parse(body), null, 2)); } catch (e) { setErr("The body is not JSON: " + e.message); }
+  };
+  const isJSON = insp.mediaType(insp.header(rq.header, "Content-Type")).includes("json");
+  const submit = async (e) => {
+    e.preventDefault();
+    setErr("");
+    const req = {};
+    if (method.trim().toUpperCase() !== rq.method) req.method = method.trim().toUpperCase();
+    if (target.trim() !== rq.target) req.target = target.trim();
+    // A body cut at the cap cannot be sent as recorded: send what is here.
+    const bodyChanged = !binary && (body !== startBody || rq.truncated);
+    if (bodyChanged) req.body = body;
+    if (headers !== startHeaders || (bodyChanged && insp.header(rq.header, "Content-Encoding"))) {
+      try {
+        const h = insp.parseHeaders(headers);
+        // An edited body is sent as typed: not in the original's content coding.
+        if (bodyChanged) for (const k of Object.keys(h)) if (k.toLowerCase() === "content-encoding") delete h[k];
+        req.headers = h;
+      } catch (e2) {
+        setErr(e2.message);
+        return;
+      }
+    }
+    setBusy(true);
+    const ok = await onSend(req);
+    setBusy(false);
+    if (ok) onClose();
+  };
+  return html`
+    <div class="overlay" onClick=${(e) => e.target === e.currentTarget && onClose()} onKeyDown=${(e) => e.key === "Escape" && onClose()}>
+      <form class="dialog wide" role="dialog" aria-modal="true" aria-labelledby="edit-title" id="insp-edit-dialog" onSubmit=${submit}>
+        <h2 id="edit-title">Edit and replay #${ex.id}</h2>
+        <p class="muted">It is sent to ${ex.service} as you leave it; the replay is recorded and compared with #${ex.id}.</p>
+        <div class="form-row req-line">
+          <label>Method
+            <input id="insp-edit-method" ref=${first} class="mono" list="insp-methods" value=${method} onInput=${(e) => setMethod(e.target.value)} spellcheck="false" autocomplete="off" />
+            <datalist id="insp-methods">${insp.METHODS.map((m) => html`<option value=${m} />`)}</datalist>
+          </label>
+          <label>Path and query
+            <input id="insp-edit-path" class="mono" value=${target} onInput=${(e) => setTarget(e.target.value)} spellcheck="false" autocomplete="off" />
+          </label>
+        </div>
+        <label><span>Headers <span class="hint">one "Name: value" a line; Content-Length is set for you</span></span>
+          <textarea id="insp-edit-headers" class="mono" rows="6" value=${headers} onInput=${(e) => setHeaders(e.target.value)} spellcheck="false"></textarea>
+        </label>
+        <label><span class="label-row">Body ${isJSON && !binary && html`<button type="button" class="link small" onClick=${formatJSON}>Format JSON</button>`}</span>
+          ${binary
+            ? html`<div class="callout wait slim">A binary body (${insp.fmtBytes(rq.size)}) is sent as recorded.</div>`
+            : html`<textarea id="insp-edit-body" class="mono" rows="8" value=${body} onInput=${(e) => setBody(e.target.value)} spellcheck="false"></textarea>`}
+        </label>
+        ${rq.truncated && !binary && html`<div class="callout warn slim">The recorded body was cut at the cap (${insp.fmtBytes(rq.size)} sent): what is above is sent.</div>`}
+        ${err && html`<div class="callout bad">${err}</div>`}
+        <div class="dialog-actions">
+          <button type="button" class="ghost" onClick=${onClose}>Cancel</button>
+          <button type="submit" class="primary" id="insp-edit-send" disabled=${busy}>${busy ? "Sending…" : "Send"}</button>
+        </div>
+      </form>
+    </div>`;
+}
+
 // ---------- terminal ----------
 
 const DOCK_MIN = 120;
@@ -980,7 +1607,7 @@ function App() {
       if (g) {
         g = false;
         clearTimeout(gTimer);
-        const dest = { o: "#/", l: "#/logs", j: "#/jobs" }[e.key];
+        const dest = { o: "#/", l: "#/logs", j: "#/jobs", i: "#/inspect" }[e.key];
         if (dest) { location.hash = dest; e.preventDefault(); }
         return;
       }
@@ -1010,6 +1637,7 @@ function App() {
   switch (route[0]) {
     case "logs": page = html`<${LogsPage} route=${route} />`; break;
     case "jobs": page = route[1] ? html`<${JobPage} key=${route[1]} id=${route[1]} openRun=${openRun} />` : html`<${JobsPage} openRun=${openRun} />`; break;
+    case "inspect": page = html`<${InspectPage} route=${route} />`; break;
     default: page = html`<${Overview} openRun=${openRun} />`;
   }
   return html`
