@@ -83,9 +83,10 @@
 // connection starts, and the Recorder gets each exchange's heads, body bytes
 // (chunk framing removed) and end. Both directions are then copied through
 // user space (64 KiB reads) instead of spliced, since the bytes must be
-// seen; each read is written on before the Recorder sees it, except the
-// client's, which the Recorder sees first so that a request is always known
-// before its response can come back. Nothing is buffered beyond one read:
+// seen; the Recorder sees each read just before it is written on, so it
+// hears of events in the order they happened: a request before its response
+// can come back, a WebSocket message before the answer it causes. Nothing is
+// buffered beyond one read:
 // a server-sent event reaches the client as it is sent.
 //
 // After a WebSocket upgrade, frames are parsed both ways (wsframe.go) and

@@ -83,11 +83,12 @@ func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
 }
 
 // forwardHTTP is forward for a connection in HTTP mode: every read is
-// copied through user space and handed to feed with the time it was read.
-// Client bytes (early) are fed before they are written, so that a request
-// is known before its response can come back; backend bytes after. Once the
-// observer stops parsing, the rest goes through forward.
-func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, feed func([]byte, time.Time), early bool) (int64, error) {
+// copied through user space and handed to feed, with the time it was read,
+// before it is written on. So the Recorder hears of bytes in the order in
+// which they happened: a request before its response can come back, a
+// WebSocket message before the answer it causes. Once the observer stops
+// parsing, the rest goes through forward.
+func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, feed func([]byte, time.Time)) (int64, error) {
 	r, err := newReader(src)
 	if err != nil {
 		return 0, err
@@ -96,15 +97,9 @@ func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, feed fun
 	for !obs.isPassive() {
 		buf, n, err := r.read(firstChunk)
 		if n > 0 {
-			at := time.Now()
-			if early {
-				feed((*buf)[:n], at)
-			}
+			feed((*buf)[:n], time.Now())
 			m, werr := dst.Write((*buf)[:n])
 			written += int64(m)
-			if werr == nil && !early {
-				feed((*buf)[:n], at)
-			}
 			bufPool.Put(buf)
 			if werr != nil {
 				return written, werr

@@ -15,7 +15,8 @@ import (
 //     pass, and frames bodies (Content-Length, chunked, close-delimited) to
 //     find where the next exchange of a keep-alive connection starts. It never
 //     buffers a whole body: body bytes are handed to the Exchange in the
-//     chunks in which they are forwarded, after they were written on, with
+//     chunks in which they are forwarded, just before they are written on
+//     (so calls follow the order of events across the two directions), with
 //     the chunked framing removed and any content coding (gzip, br) kept.
 //     A Recorder that wants a body keeps it, or a bounded prefix of it,
 //     itself.

@@ -222,20 +222,19 @@ func (s *session) run() {
 
 		buf, n, err := readFirst(b)
 		if n > 0 {
-			at := time.Now()
 			closeAttach() // commit: no replay from here on
 			s.commit()
-			_, werr := s.client.Write((*buf)[:n])
-			if werr == nil && s.obs != nil {
-				s.obs.response((*buf)[:n], at)
+			if s.obs != nil {
+				s.obs.response((*buf)[:n], time.Now()) // before the write: see forwardHTTP
 			}
+			_, werr := s.client.Write((*buf)[:n])
 			bufPool.Put(buf)
 			if werr != nil {
 				s.abort(true)
 				return
 			}
 			if s.obs != nil {
-				_, err = forwardHTTP(s.client, b, s.p.pipes, s.obs, s.obs.response, false)
+				_, err = forwardHTTP(s.client, b, s.p.pipes, s.obs, s.obs.response)
 				s.obs.responseEnd(err)
 			} else {
 				_, err = forward(s.client, b, s.p.pipes)
@@ -488,7 +487,7 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 	var n int64
 	var err error
 	if s.obs != nil {
-		n, err = forwardHTTP(b, s.client, s.p.pipes, s.obs, s.obs.request, true)
+		n, err = forwardHTTP(b, s.client, s.p.pipes, s.obs, s.obs.request)
 		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 			s.obs.requestEnd(err)
 		}
@@ -539,10 +538,10 @@ func (s *session) answerUnavailable() bool {
 	resp := []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	s.feedFirst(first)
+	s.obs.response(resp, time.Now())
 	if _, err := s.client.Write(resp); err != nil {
 		return false
 	}
-	s.obs.response(resp, time.Now())
 	s.client.CloseWrite()
 	return true
 }
