@@ -119,30 +119,14 @@ func (o *observer) parseRequests(p []byte, t time.Time) {
 			return
 		}
 		if o.req.inBody {
-			pe := o.lastPending()
-			n, done, err := o.req.body.feed(p, func(b []byte) {
-				pe.reqBytes += int64(len(b))
-				if pe.ex != nil {
-					pe.ex.RequestBody(b)
-				}
-			})
-			p = p[n:]
-			if err != nil {
-				o.stop(err)
+			var ok bool
+			if p, ok = o.body(&o.req, o.lastPending(), true, p, t); !ok {
 				return
-			}
-			if done {
-				o.req.inBody = false
-				pe.reqDone = true
-				o.endIfDone(pe, t)
 			}
 			continue
 		}
-		head, rest, ok := o.req.gather(p, t)
+		head, rest, ok := o.gatherHead(&o.req, "request", p, t)
 		if !ok {
-			if len(o.req.head) > maxHead {
-				o.stop(errors.New("request head longer than 64 KiB"))
-			}
 			return
 		}
 		p = rest
@@ -151,6 +135,50 @@ func (o *observer) parseRequests(p []byte, t time.Time) {
 			return
 		}
 	}
+}
+
+// body passes the body bytes at the start of p, of pe's request or
+// response, to its Exchange, and returns the bytes after them. ok is false
+// when the framing was broken and parsing stopped.
+func (o *observer) body(ps *parser, pe *pending, request bool, p []byte, t time.Time) (rest []byte, ok bool) {
+	n, done, err := ps.body.feed(p, func(b []byte) {
+		switch {
+		case request:
+			pe.reqBytes += int64(len(b))
+			if pe.ex != nil {
+				pe.ex.RequestBody(b)
+			}
+		default:
+			pe.respBytes += int64(len(b))
+			if pe.ex != nil {
+				pe.ex.ResponseBody(b)
+			}
+		}
+	})
+	if err != nil {
+		o.stop(err)
+		return nil, false
+	}
+	if done {
+		ps.inBody = false
+		if request {
+			pe.reqDone = true
+		} else {
+			pe.respDone = true
+		}
+		o.endIfDone(pe, t)
+	}
+	return p[n:], true
+}
+
+// gatherHead adds p to the head ps gathers; see parser.gather. A head
+// past maxHead stops parsing.
+func (o *observer) gatherHead(ps *parser, what string, p []byte, t time.Time) (head, rest []byte, ok bool) {
+	head, rest, ok = ps.gather(p, t)
+	if !ok && len(ps.head) > maxHead {
+		o.stop(errors.New(what + " head longer than 64 KiB"))
+	}
+	return head, rest, ok
 }
 
 // beginRequest parses a request head, calls Begin and sets up the body.
@@ -219,29 +247,14 @@ func (o *observer) response(p []byte, t time.Time) {
 			return
 		}
 		if o.resp.inBody {
-			n, done, err := o.resp.body.feed(p, func(b []byte) {
-				pe.respBytes += int64(len(b))
-				if pe.ex != nil {
-					pe.ex.ResponseBody(b)
-				}
-			})
-			p = p[n:]
-			if err != nil {
-				o.stop(err)
+			var ok bool
+			if p, ok = o.body(&o.resp, pe, false, p, t); !ok {
 				return
-			}
-			if done {
-				o.resp.inBody = false
-				pe.respDone = true
-				o.endIfDone(pe, t)
 			}
 			continue
 		}
-		head, rest, ok := o.resp.gather(p, t)
+		head, rest, ok := o.gatherHead(&o.resp, "response", p, t)
 		if !ok {
-			if len(o.resp.head) > maxHead {
-				o.stop(errors.New("response head longer than 64 KiB"))
-			}
 			return
 		}
 		p = rest
