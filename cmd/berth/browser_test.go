@@ -52,32 +52,7 @@ func TestDashboard_Browser(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, filepath.Join(repoRoot, "examples", "quickstart"), dir)
 	apiPort, webPort := freePort(t), freePort(t)
-	env := append(os.Environ(),
-		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
-		"HOME="+filepath.Join(dir, "home"),
-		"NO_COLOR=1",
-		"GORACE=atexit_sleep_ms=0",
-		"WEB_PORT="+strconv.Itoa(webPort),
-	)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(berth, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-		}
-		return strings.TrimSpace(out.String())
-	}
-	run("up", "-d", "--port", strconv.Itoa(apiPort))
-	t.Cleanup(func() {
-		cmd := exec.Command(berth, "down")
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("berth down: %v\n%s", err, out)
-		}
-	})
+	run := berthUp(t, berth, dir, apiPort, "WEB_PORT="+strconv.Itoa(webPort))
 	ownerURL := run("dashboard", "--url")
 	base, _, _ := strings.Cut(ownerURL, "?")
 	bobToken := run("token", "create", "bob")
@@ -324,31 +299,7 @@ time.sleep(300)
 			t.Fatal(err)
 		}
 	}
-	env := append(os.Environ(),
-		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
-		"HOME="+filepath.Join(dir, "home"),
-		"NO_COLOR=1",
-		"GORACE=atexit_sleep_ms=0",
-	)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(berth, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-		}
-		return strings.TrimSpace(out.String())
-	}
-	run("up", "-d", "--port", strconv.Itoa(freePort(t)))
-	t.Cleanup(func() {
-		cmd := exec.Command(berth, "down")
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("berth down: %v\n%s", err, out)
-		}
-	})
+	run := berthUp(t, berth, dir, freePort(t))
 	ownerURL := run("dashboard", "--url")
 
 	b := newBrowser(t, chrome)
@@ -576,34 +527,11 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), API).serve_fore
 		}
 	}
 	apiPort, appPort, samePort := freePort(t), freePort(t), freePort(t)
-	env := append(os.Environ(),
-		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
-		"HOME="+filepath.Join(dir, "home"),
-		"NO_COLOR=1",
-		"GORACE=atexit_sleep_ms=0",
+	run := berthUp(t, berth, dir, freePort(t),
 		"API_PORT="+strconv.Itoa(apiPort),
 		"APP_PORT="+strconv.Itoa(appPort),
 		"SAME_PORT="+strconv.Itoa(samePort),
 	)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(berth, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-		}
-		return strings.TrimSpace(out.String())
-	}
-	run("up", "-d", "--port", strconv.Itoa(freePort(t)))
-	t.Cleanup(func() {
-		cmd := exec.Command(berth, "down")
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("berth down: %v\n%s", err, out)
-		}
-	})
 	ownerURL := run("dashboard", "--url")
 	base, _, _ := strings.Cut(ownerURL, "?")
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(apiPort)
@@ -1126,4 +1054,39 @@ func copyDir(t *testing.T, from, to string) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
+}
+
+// berthUp runs `berth up -d` in dir with its own state folder and home, the
+// API on apiPort and extra environment, and `berth down` at the end of the
+// test. It returns what runs a berth command there and gives its trimmed
+// output (failing the test if it fails).
+func berthUp(t *testing.T, berth, dir string, apiPort int, extraEnv ...string) (run func(args ...string) string) {
+	t.Helper()
+	env := append(os.Environ(),
+		"BERTH_STATE_HOME="+filepath.Join(dir, ".state"),
+		"HOME="+filepath.Join(dir, "home"),
+		"NO_COLOR=1",
+		"GORACE=atexit_sleep_ms=0",
+	)
+	env = append(env, extraEnv...)
+	run = func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(berth, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("berth %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		}
+		return strings.TrimSpace(out.String())
+	}
+	run("up", "-d", "--port", strconv.Itoa(apiPort))
+	t.Cleanup(func() {
+		cmd := exec.Command(berth, "down")
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("berth down: %v\n%s", err, out)
+		}
+	})
+	return run
 }
