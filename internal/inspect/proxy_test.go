@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/coder/websocket"
+
+	"github.com/berth-dev/berth/internal/berthtest"
+	"github.com/berth-dev/berth/internal/proxy"
 )
 
 // throughProxy serves h behind a real proxy in HTTP mode that records into
@@ -184,24 +186,12 @@ func TestThroughProxy_WebSocketFrames(t *testing.T) {
 // may have them a moment before.
 func waitStored(t *testing.T, r *Recorder, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d exchanges stored", n), func() bool {
+	berthtest.Eventually(t, 10*time.Second, fmt.Sprintf("%d exchanges stored", n), func() bool {
 		flush(t, r)
 		return len(list(t, r.sink, Filter{})) >= n
 	})
 	flush(t, r)
 	if got := len(list(t, r.sink, Filter{})); got != n {
 		t.Fatalf("%d exchanges stored, want %d", got, n)
-	}
-}
-
-// eventually polls cond until it holds, failing the test after 10 s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

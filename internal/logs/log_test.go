@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // lineReader is an in-memory reader of n helper lines, from first.
@@ -459,7 +461,7 @@ func TestCapture_FlushesPromptly(t *testing.T) {
 		if _, err := pw.WriteString("hello\n"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second, "the line on disk", func() bool {
+		berthtest.Eventually(t, 2*time.Second, "the line on disk", func() bool {
 			b, _ := os.ReadFile(filepath.Join(dir, "svc.log"))
 			return bytes.HasSuffix(b, []byte(" 1 o hello\n"))
 		})
@@ -475,7 +477,7 @@ func TestCapture_FlushesPromptly(t *testing.T) {
 		r := &fullReader{release: make(chan struct{})}
 		done := make(chan error, 1)
 		go func() { done <- l.Capture(1, Stdout, r) }()
-		eventually(t, 2*time.Second, "the lines on disk", func() bool {
+		berthtest.Eventually(t, 2*time.Second, "the lines on disk", func() bool {
 			b, _ := os.ReadFile(filepath.Join(dir, "svc.log"))
 			return bytes.Count(b, []byte("\n")) == int(l.LastSeq()) && l.LastSeq() > 0
 		})

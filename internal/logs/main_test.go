@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-dev/berth/internal/berthtest"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // helperEnv makes the test binary a helper process that prints lines (see
@@ -53,18 +54,6 @@ func runHelper(mode string) int {
 // helperLine is the text of line i of the helper and of the test readers.
 func helperLine(i int) string {
 	return fmt.Sprintf("line %07d %s", i, strings.Repeat("x", i%50))
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // openLog opens a log of service "svc" in a temporary directory and closes it

@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 func TestForward_MixedSizes(t *testing.T) {
@@ -41,7 +44,7 @@ func TestForward_MixedSizes(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" {
 		// Idle, the connection holds no pipe.
-		eventually(t, "pipes to be put back", func() bool { return lent(p) == 0 })
+		berthtest.Eventually(t, 10*time.Second, "pipes to be put back", func() bool { return lent(p) == 0 })
 	}
 }
 
@@ -69,7 +72,7 @@ func TestForward_Splices(t *testing.T) {
 		t.Fatalf("%d pipes made for a 100-byte message; want none", n)
 	}
 	exchange(4 << 20)
-	eventually(t, "pipes to be put back", func() bool { return lent(p) == 0 })
+	berthtest.Eventually(t, 10*time.Second, "pipes to be put back", func() bool { return lent(p) == 0 })
 	if _, n := p.pipes.counts(); n == 0 {
 		t.Fatalf("no pipe was used for a 4 MiB message")
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // httpBackend is an HTTP server on a fixed address that the test stops and
@@ -225,7 +227,7 @@ func TestProxy_HoldTimeout(t *testing.T) {
 		if st := p.Stats(); st.HoldTimeouts != 1 {
 			t.Fatalf("stats %+v; want 1 hold timeout", st)
 		}
-		eventually(t, "the session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
+		berthtest.Eventually(t, 10*time.Second, "the session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
 	})
 	t.Run("held", func(t *testing.T) {
 		be := startBackend(t, "127.0.0.1:0", says("hi"))
@@ -278,11 +280,11 @@ func TestProxy_HoldTimeout(t *testing.T) {
 	t.Run("client gives up first", func(t *testing.T) {
 		p := startProxy(t, Options{HoldTimeout: 10 * time.Second})
 		c := dial(t, p)
-		eventually(t, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
+		berthtest.Eventually(t, 10*time.Second, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
 		c.Close()
 		// The proxy notices the client left without waiting for the
 		// hold timeout.
-		eventually(t, "the session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
+		berthtest.Eventually(t, 10*time.Second, "the session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
 	})
 }
 
@@ -307,7 +309,7 @@ func TestProxy_Close(t *testing.T) {
 		for range 3 {
 			held = append(held, dial(t, p))
 		}
-		eventually(t, "3 connections to wait", func() bool { return p.Stats().Waiting == 3 })
+		berthtest.Eventually(t, 10*time.Second, "3 connections to wait", func() bool { return p.Stats().Waiting == 3 })
 
 		start := time.Now()
 		if err := p.Close(); err != nil {
@@ -329,7 +331,7 @@ func TestProxy_Close(t *testing.T) {
 		}
 		// wg.Done is the last thing a session goroutine does: once Close
 		// returned, they are only returning.
-		eventually(t, "session goroutines to return", func() bool { return proxyGoroutines() == 0 })
+		berthtest.Eventually(t, 10*time.Second, "session goroutines to return", func() bool { return proxyGoroutines() == 0 })
 		if _, err := net.Dial("tcp", p.Addr().String()); err == nil {
 			t.Fatalf("the port still accepts after Close")
 		}
@@ -344,7 +346,7 @@ func TestProxy_Close(t *testing.T) {
 		served := make(chan error, 1)
 		go func() { served <- p.Serve(ctx) }()
 		c := dial(t, p)
-		eventually(t, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
+		berthtest.Eventually(t, 10*time.Second, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
 		cancel()
 		if err := <-served; err != nil {
 			t.Fatalf("Serve: %v", err)
@@ -352,14 +354,14 @@ func TestProxy_Close(t *testing.T) {
 		if _, err := readAll(t, c); errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("read: %v", err)
 		}
-		eventually(t, "session goroutines to return", func() bool { return proxyGoroutines() == 0 })
+		berthtest.Eventually(t, 10*time.Second, "session goroutines to return", func() bool { return proxyGoroutines() == 0 })
 		if err := p.Serve(context.Background()); err != nil {
 			t.Fatalf("Serve after close: %v; want nil", err)
 		}
 	})
 	t.Run("Serve twice", func(t *testing.T) {
 		p := startProxy(t, Options{})
-		eventually(t, "Serve to start", func() bool {
+		berthtest.Eventually(t, 10*time.Second, "Serve to start", func() bool {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			return p.serving

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // tape is a Recorder that keeps everything it is told, and fails the test
@@ -109,7 +111,7 @@ func (x framedTape) Frame(f *Frame) {
 // wait returns the first n exchanges to end, once they have.
 func (tp *tape) wait(n int) []*taped {
 	tp.t.Helper()
-	eventually(tp.t, fmt.Sprintf("%d exchanges recorded", n), func() bool {
+	berthtest.Eventually(tp.t, 10*time.Second, fmt.Sprintf("%d exchanges recorded", n), func() bool {
 		tp.mu.Lock()
 		defer tp.mu.Unlock()
 		return len(tp.ended) >= n

@@ -154,16 +154,3 @@ func readAll(t testing.TB, c net.Conn) (string, error) {
 	b, err := io.ReadAll(c)
 	return string(b), err
 }
-
-// eventually polls cond every few milliseconds until it holds, failing the
-// test after 10 s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}

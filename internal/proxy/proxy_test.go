@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 func TestProxy_Forward(t *testing.T) {
@@ -94,7 +96,7 @@ func TestProxy_Forward(t *testing.T) {
 			t.Fatalf("got %q, %v; want %q then a reset", got, err, "partial")
 		}
 	})
-	eventually(t, "sessions to end", func() bool { return proxyGoroutines() == 0 })
+	berthtest.Eventually(t, 10*time.Second, "sessions to end", func() bool { return proxyGoroutines() == 0 })
 }
 
 func TestProxy_LargeTransfer(t *testing.T) {
@@ -167,7 +169,7 @@ func TestProxy_SetBackends(t *testing.T) {
 			io.ReadFull(c, name)
 			done <- string(name)
 		}()
-		eventually(t, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
+		berthtest.Eventually(t, 10*time.Second, "the connection to wait", func() bool { return p.Stats().Waiting == 1 })
 		p.SetBackends([]string{a.Addr()})
 		if got := <-done; got != "a" {
 			t.Fatalf("got %q; want a", got)
@@ -208,14 +210,14 @@ func TestProxy_SetBackends(t *testing.T) {
 		// Free one connection: the next one goes to its backend, which now
 		// has fewer.
 		conns[0].Close()
-		eventually(t, "the closed connection to end", func() bool { return p.Stats().Active == 3 })
+		berthtest.Eventually(t, 10*time.Second, "the closed connection to end", func() bool { return p.Stats().Active == 3 })
 		for range 2 {
 			c, name := first(t)
 			if name != names[0] {
 				t.Fatalf("next connection went to %q; want %q, the one with fewer", name, names[0])
 			}
 			c.Close()
-			eventually(t, "the connection to end", func() bool { return p.Stats().Active == 3 })
+			berthtest.Eventually(t, 10*time.Second, "the connection to end", func() bool { return p.Stats().Active == 3 })
 		}
 		for _, c := range conns {
 			c.Close()
@@ -239,7 +241,7 @@ func TestProxy_SetBackends(t *testing.T) {
 // idle closes nothing but waits until p has no open connection.
 func idle(t testing.TB, p *Proxy) {
 	t.Helper()
-	eventually(t, "no open connection", func() bool { return p.Stats().Active == 0 })
+	berthtest.Eventually(t, 10*time.Second, "no open connection", func() bool { return p.Stats().Active == 0 })
 }
 
 func TestProxy_ManyConnections(t *testing.T) {
@@ -280,7 +282,7 @@ func TestProxy_ManyConnections(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	eventually(t, "every session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
+	berthtest.Eventually(t, 10*time.Second, "every session to end", func() bool { return p.Stats().Active == 0 && proxyGoroutines() == 0 })
 	if st := p.Stats(); st.Accepted != clients {
 		t.Fatalf("stats %+v; want %d accepted", st, clients)
 	}

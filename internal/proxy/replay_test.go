@@ -12,6 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // readHead reads an HTTP request head from c.
@@ -107,7 +110,7 @@ func TestProxy_Replay(t *testing.T) {
 		c := dial(t, p)
 		io.WriteString(c, "ping")
 		port := old.Addr().(*net.TCPAddr).Port
-		eventually(t, "the first chunk to reach the old listener's queue", func() bool { return queued(t, port) >= 4 })
+		berthtest.Eventually(t, 10*time.Second, "the first chunk to reach the old listener's queue", func() bool { return queued(t, port) >= 4 })
 		p.SetBackends([]string{b.Addr()})
 		old.Close()
 		if got, err := readAll(t, c); got != "got ping" || err != nil {
