@@ -79,7 +79,9 @@
 // waits only for other publishers of its stream and for a Subscribe replaying
 // that stream's tail. Subscriber.mu is a leaf: nothing is locked or called
 // while it is held, and Subscriber.Close runs its AfterClose functions (which
-// take Memory.mu) after releasing it.
+// take Memory.mu) after releasing it. A Subscriber's OnReady function runs
+// without Subscriber.mu but possibly with stream.mu held: it must not call
+// into the hub.
 //
 // A NATS hub (internal/hub/natshub, one subject per stream, JetStream for the
 // tail) implements the same Hub interface and fills the same Subscriber

@@ -803,3 +803,82 @@ func TestMemory_PublishAllocs(t *testing.T) {
 		}
 	}
 }
+
+// An owner that polls instead of waiting in Next learns from OnReady when
+// there is something to take: a frame in an empty queue, missed notices
+// falling due, the end of the subscriber.
+func TestSubscriber_Poll(t *testing.T) {
+	m := newHub(t, Options{})
+	s := newSub(t, 2)
+	var calls atomic.Int32
+	s.OnReady(func() { calls.Add(1) })
+	subscribe(t, m, s, []string{"events"}, nil)
+	pollNone := func() {
+		t.Helper()
+		if f, ok, err := s.Poll(); ok || err != nil {
+			t.Fatalf("Poll: %s, %v, %v; want nothing", f.Data, ok, err)
+		}
+		if s.Ready() {
+			t.Fatal("Ready with nothing queued")
+		}
+	}
+	pollNone()
+	publish(t, m, "events", 1)
+	publish(t, m, "events", 2)
+	publish(t, m, "events", 3) // dropped: the queue holds 2
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("OnReady called %d times for frames queued behind each other, want 1", got)
+	}
+	if !s.Ready() {
+		t.Fatal("not Ready with frames queued")
+	}
+	for _, want := range []uint64{1, 2} {
+		f, ok, err := s.Poll()
+		if !ok || err != nil || f.Seq != want {
+			t.Fatalf("Poll: seq %d, %v, %v; want seq %d", f.Seq, ok, err, want)
+		}
+	}
+	// Drained while lagging: the missed notice is due.
+	if !s.Ready() {
+		t.Fatal("not Ready with a missed notice due")
+	}
+	f, ok, err := s.Poll()
+	if !ok || err != nil || !strings.Contains(string(f.Data), `"op":"missed"`) {
+		t.Fatalf("Poll: %s, %v, %v; want the missed notice", f.Data, ok, err)
+	}
+	pollNone()
+	publish(t, m, "events", 4)
+	if got := calls.Load(); got != 2 {
+		t.Fatalf("OnReady called %d times, want 2", got)
+	}
+	if f, ok, _ := s.Poll(); !ok || f.Seq != 4 {
+		t.Fatalf("Poll: seq %d, %v; want 4", f.Seq, ok)
+	}
+	m.Close() // ends the subscriber: OnReady, then Poll returns the error
+	if got := calls.Load(); got != 3 {
+		t.Fatalf("OnReady called %d times, want 3 (the end)", got)
+	}
+	if !s.Ready() {
+		t.Fatal("not Ready once ended")
+	}
+	if _, ok, err := s.Poll(); ok || !errors.Is(err, ErrHubClosed) {
+		t.Fatalf("Poll after the hub closed: %v, %v; want ErrHubClosed", ok, err)
+	}
+
+	t.Run("send overflow", func(t *testing.T) {
+		s := newSub(t, 1)
+		var calls atomic.Int32
+		s.OnReady(func() { calls.Add(1) })
+		reply, _ := Reply{Op: OpSubscribed}.Frame()
+		_ = s.Send(reply)
+		if err := s.Send(reply); !errors.Is(err, ErrOverflow) {
+			t.Fatalf("Send: %v, want ErrOverflow", err)
+		}
+		if got := calls.Load(); got != 2 {
+			t.Fatalf("OnReady called %d times, want 2", got)
+		}
+		if _, _, err := s.Poll(); !errors.Is(err, ErrOverflow) {
+			t.Fatalf("Poll: %v, want ErrOverflow", err)
+		}
+	})
+}

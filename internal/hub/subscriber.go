@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultQueueSize is the queue size of NewSubscriber(0).
@@ -32,12 +33,17 @@ const shrinkAbove = 256
 // Control frames (the hub's notices, and the owner's replies queued with
 // Send) do not count against queueSize and are never dropped.
 //
-// Next must be called from one goroutine at a time; every other method is
-// safe for concurrent use. The owner must call Close when done with it.
+// The owner takes frames either with Next, which waits, or with Poll,
+// which does not, after OnReady has told it there is something to take (an
+// owner that runs a writer only while frames are queued, instead of parking a
+// goroutine per subscriber). Next and Poll must be called from one goroutine
+// at a time; every other method is safe for concurrent use. The owner must
+// call Close when done with it.
 type Subscriber struct {
-	size int
-	wake chan struct{} // a token when the queue goes from empty to not empty
-	done chan struct{} // closed when err is set
+	size  int
+	wake  chan struct{}          // a token when the queue goes from empty to not empty
+	done  chan struct{}          // closed when err is set
+	ready atomic.Pointer[func()] // OnReady's function
 
 	mu sync.Mutex // guards the fields below; taken after any hub lock, never before
 	q  ring[item]
@@ -95,23 +101,9 @@ func NewSubscriber(queueSize int) *Subscriber {
 // hub's error, once the queue is drained).
 func (s *Subscriber) Next(ctx context.Context) (Frame, error) {
 	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return Frame{}, ErrClosed
-		}
-		if s.q.len() == 0 && s.lagging {
-			s.flushMissedLocked()
-		}
-		if s.q.len() > 0 {
-			f := s.popLocked()
-			s.mu.Unlock()
-			return f, nil
-		}
-		err := s.err
-		s.mu.Unlock()
-		if err != nil {
-			return Frame{}, err
+		f, ok, err := s.Poll()
+		if ok || err != nil {
+			return f, err
 		}
 		select {
 		case <-s.wake:
@@ -122,17 +114,40 @@ func (s *Subscriber) Next(ctx context.Context) (Frame, error) {
 	}
 }
 
-// TryNext returns the next queued frame without waiting, and false when
-// none is queued (or the subscriber is closed). A writer uses it to send
-// what has piled up in one message.
-func (s *Subscriber) TryNext() (Frame, bool) {
+// Poll is Next without the wait: it returns the next frame and true, or
+// false when there is none yet, or the error Next would return.
+func (s *Subscriber) Poll() (Frame, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.q.len() == 0 {
-		return Frame{}, false
+	if s.closed {
+		return Frame{}, false, ErrClosed
 	}
-	return s.popLocked(), true
+	if s.q.len() == 0 && s.lagging {
+		s.flushMissedLocked()
+	}
+	if s.q.len() > 0 {
+		return s.popLocked(), true, nil
+	}
+	return Frame{}, false, s.err
 }
+
+// Ready reports whether Poll would return a frame or an error.
+func (s *Subscriber) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.err != nil || s.q.len() > 0 || (s.lagging && len(s.missed) > 0)
+}
+
+// OnReady arranges for f to be called each time the subscriber becomes
+// ready after Poll found nothing: a frame is queued into the empty queue,
+// missed notices are due, or the subscriber ends (except by Close, which its
+// owner calls). A frame queued behind others does not call f: the owner is
+// expected to Poll until Poll finds nothing, then check Ready once more (a
+// frame queued between the two called f, which may have found the owner
+// still polling). f runs on the producer's goroutine with no lock of s held
+// but possibly a hub's lock: it must return quickly and not call into the
+// hub. Call OnReady before the subscriber is subscribed to anything.
+func (s *Subscriber) OnReady(f func()) { s.ready.Store(&f) }
 
 // popLocked takes the first queued item. The queue must not be empty; s.mu
 // must be held.
@@ -222,6 +237,7 @@ func (s *Subscriber) Send(f Frame) error {
 		s.ndata, s.nctl = 0, 0
 		s.lagging, s.missed, s.missedOrder = false, nil, nil
 		s.mu.Unlock()
+		s.signal()
 		return ErrOverflow
 	}
 	s.nctl++
@@ -300,7 +316,6 @@ func (s *Subscriber) Purge(streams ...string) {
 		set[name] = struct{}{}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.q.filter(func(it item) bool {
 		name := it.f.Stream
 		if it.kind == kindNotice {
@@ -326,12 +341,17 @@ func (s *Subscriber) Purge(streams ...string) {
 			}
 		}
 	}
+	due := false
 	if s.lagging && s.q.len() == 0 {
 		if len(s.missed) == 0 {
 			s.lagging = false
 		} else {
-			s.signal() // a waiting Next has notices to flush
+			due = true // a waiting Next has notices to flush
 		}
+	}
+	s.mu.Unlock()
+	if due {
+		s.signal()
 	}
 }
 
@@ -365,8 +385,12 @@ func (s *Subscriber) AfterClose(f func()) (stop func() bool, ok bool) {
 // functions (the owner's Close does). It is a no-op if s has already ended.
 func (s *Subscriber) End(err error) {
 	s.mu.Lock()
+	ended := s.err == nil
 	s.endLocked(err)
 	s.mu.Unlock()
+	if ended {
+		s.signal()
+	}
 }
 
 // endLocked records why s ended and wakes Next. s.mu must be held.
@@ -385,10 +409,14 @@ func (s *Subscriber) pushLocked(it item) (wasEmpty bool) {
 	return wasEmpty
 }
 
-// signal wakes a Next waiting for a frame.
+// signal wakes a Next waiting for a frame, and calls OnReady's function.
+// No lock of s may be held.
 func (s *Subscriber) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+	if f := s.ready.Load(); f != nil {
+		(*f)()
 	}
 }

@@ -70,6 +70,8 @@ type Server struct {
 	pinging  sync.WaitGroup // the pinger, joined when a Serve returns
 
 	notes notifier
+
+	flushers wsFlusher // writes the WebSockets' hub frames
 }
 
 // New returns a server for the engine in opts.
@@ -118,10 +120,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // ServeHandler is Serve with another handler in front of the API (the
 // guard of a TCP listener).
 func (s *Server) ServeHandler(ctx context.Context, l net.Listener, h http.Handler) error {
+	socks := newWSSockets(ctx)
+	defer socks.close() // the WebSockets outlive their handlers
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(ctx, wsSocketsKey{}, socks)
+		},
 	}
 	s.pingOnce.Do(func() {
 		s.pinging.Add(1)

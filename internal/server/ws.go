@@ -1,13 +1,18 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -21,6 +26,16 @@ const (
 	wsReadLimit    = 128 << 10
 	wsWriteTimeout = 10 * time.Second
 	wsPingEvery    = 20 * time.Second
+	// wsWatchEvery is how often the pinger looks for writes stuck for
+	// longer than wsWriteTimeout: a stalled client is dropped between
+	// wsWriteTimeout and wsWriteTimeout+wsWatchEvery after its write began.
+	wsWatchEvery = time.Second
+	// wsReadBuffer and wsWriteBuffer size the buffers a connection keeps
+	// for its life, in place of net/http's 4 KiB each: a client sends few,
+	// small messages, and a message longer than the write buffer costs one
+	// more write(2), not a copy.
+	wsReadBuffer  = 256
+	wsWriteBuffer = 2048
 	// wsMaxLogBatch bounds how many log lines go into one WebSocket message.
 	wsMaxLogBatch = 512
 	// wsMaxBatchBytes bounds how many bytes of queued hub frames are joined
@@ -43,7 +58,16 @@ type LogPayload struct {
 }
 
 // wsConn is one client connection: a hub subscriber for hub streams, plus one
-// forwarder per subscribed log stream. The handler goroutine owns it.
+// forwarder per subscribed log stream. The goroutine running serveWS owns it.
+//
+// The hub subscriber's frames are written by the server's wsFlusher
+// workers, or by a goroutine of the connection's own while its client reads
+// slowly (see ready, turn and flush): an idle connection has one goroutine,
+// which reads.
+//
+// Writes have no context and no deadline of their own, which would cost a
+// timer per write: the server's pinger drops a connection whose write has
+// not completed within wsWriteTimeout (see stalled).
 type wsConn struct {
 	s    *Server
 	conn *websocket.Conn
@@ -54,32 +78,219 @@ type wsConn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex                    // guards logs and done
-	logs map[string]context.CancelFunc // log stream (or notifications) → its forwarder
-	done map[string]chan struct{}      // log stream → closed when its forwarder has returned
+	// writes counts the writes in progress; since is when the oldest of
+	// them began, or when the last one completed (Unix ns).
+	writes  atomic.Int32
+	since   atomic.Int64
+	dropped atomic.Bool // the pinger dropped the connection as too slow
+	// inTurn is the kind of wsFlusher goroutine (turnWorker, turnHelper)
+	// writing this connection's frames, if any; slow is set once one of its
+	// writes had to wait for the client (see wsNetConn.blocked). Whoever
+	// clears inTurn takes that goroutine out of the workers
+	// (wsFlusher.leave).
+	inTurn atomic.Int32
+	slow   atomic.Bool
+	// pending is a frame a worker took but left to flush to write.
+	pending *hub.Frame
+	// mayWait is set when a write cannot be tried without waiting (no
+	// syscall.Conn): then no worker writes to the connection.
+	mayWait bool
+
+	mu       sync.Mutex                    // guards logs, done, flushing and closing
+	logs     map[string]context.CancelFunc // log stream (or notifications) → its forwarder
+	done     map[string]chan struct{}      // log stream → closed when its forwarder has returned
+	flushing bool                          // queued for a worker, or being written (turn, flush)
+	closing  bool                          // the connection is ending: queue it no more
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
-	// The Origin allow-list is the guard's job (and the Unix socket is trusted).
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
+	socks, _ := r.Context().Value(wsSocketsKey{}).(*wsSockets)
+	if socks != nil && !socks.add() {
+		http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	// The Origin allow-list is the guard's job (and the Unix socket is trusted).
+	hj := &wsHijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		if socks != nil {
+			socks.wg.Done()
+		}
+		return
+	}
+	user := UserOf(r.Context())
+	if socks == nil {
+		// Served by another http.Server than Serve's: the request's
+		// goroutine serves the socket.
+		s.serveWS(r.Context(), conn, hj.nc, user)
+		return
+	}
+	// The handler returns, so that net/http lets go of the request, its
+	// buffers and its goroutine's stack; the socket gets a goroutine of its
+	// own, which ends with Serve and which Serve waits for.
+	go func() {
+		defer socks.wg.Done()
+		s.serveWS(socks.ctx, conn, hj.nc, user)
+	}()
+}
+
+// wsSockets is the WebSockets of one Serve. Their goroutines outlive the
+// handlers that upgraded them; they end with ctx, which ends when Serve
+// returns, and Serve waits for them (close).
+type wsSockets struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex // guards closed, and orders wg.Add before wg.Wait
+	closed bool
+}
+
+// wsSocketsKey is the key of a Serve's *wsSockets in its requests' contexts.
+type wsSocketsKey struct{}
+
+func newWSSockets(ctx context.Context) *wsSockets {
+	ws := &wsSockets{}
+	ws.ctx, ws.stop = context.WithCancel(ctx)
+	return ws
+}
+
+// add counts one more socket, unless close has been called.
+func (ws *wsSockets) add() bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.closed {
+		return false
+	}
+	ws.wg.Add(1)
+	return true
+}
+
+// close ends every socket and waits for their goroutines.
+func (ws *wsSockets) close() {
+	ws.mu.Lock()
+	ws.closed = true
+	ws.mu.Unlock()
+	ws.stop()
+	ws.wg.Wait()
+}
+
+// serveWS reads the client's requests until the connection or ctx ends,
+// then closes the connection and waits for the goroutines it started.
+func (s *Server) serveWS(ctx context.Context, conn *websocket.Conn, nc *wsNetConn, user string) {
 	conn.SetReadLimit(wsReadLimit)
-	ctx, cancel := context.WithCancel(r.Context())
-	c := &wsConn{s: s, conn: conn, sub: hub.NewSubscriber(s.queueSize), user: UserOf(r.Context()), ctx: ctx, cancel: cancel, logs: map[string]context.CancelFunc{}, done: map[string]chan struct{}{}}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &wsConn{s: s, conn: conn, sub: hub.NewSubscriber(s.queueSize), user: user, ctx: ctx, cancel: cancel, logs: map[string]context.CancelFunc{}, done: map[string]chan struct{}{}}
+	if nc != nil && nc.raw != nil {
+		nc.blocked = c.blocked
+	} else {
+		c.mayWait = true
+	}
+	c.sub.OnReady(c.ready)
+	s.track(c, true)
 	defer func() {
 		cancel()
 		c.sub.Close()
 		s.hub.Unsubscribe(c.sub, nil)
-		c.wg.Wait()
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		// Writes have no context: closing the connection is what ends one
+		// in progress, so it comes before the wait.
 		conn.CloseNow()
+		c.wg.Wait()
+		s.track(c, false)
 	}()
-	s.track(c, true)
-	defer s.track(c, false)
-	c.wg.Add(1)
-	go c.writeHub()
 	c.read()
+}
+
+// wsHijacker hands websocket.Accept the hijacked connection wrapped in a
+// wsNetConn, with small buffers instead of net/http's (4 KiB each), which the
+// WebSocket library keeps for the life of the connection.
+type wsHijacker struct {
+	http.ResponseWriter
+	nc *wsNetConn // set by Hijack
+}
+
+func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return conn, brw, err
+	}
+	if err := brw.Writer.Flush(); err != nil { // net/http has flushed the 101 response: a no-op
+		conn.Close()
+		return nil, nil, err
+	}
+	rd := brw.Reader
+	if rd.Buffered() == 0 { // a client waits for the upgrade before it sends
+		rd = bufio.NewReaderSize(conn, wsReadBuffer)
+	}
+	w.nc = &wsNetConn{Conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		w.nc.raw, _ = sc.SyscallConn()
+	}
+	return w.nc, bufio.NewReadWriter(rd, bufio.NewWriterSize(w.nc, wsWriteBuffer)), nil
+}
+
+func (w *wsHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wsNetConn is a WebSocket's network connection. Its Write first tries
+// without waiting; when the socket is full, it calls blocked (which takes
+// the writing goroutine out of the shared workers) and then waits as usual.
+// So a client that reads slowly holds up only its own writer.
+//
+// Writes are serialized by the WebSocket library (one frame at a time).
+type wsNetConn struct {
+	net.Conn
+	raw     syscall.RawConn // nil: no write without waiting
+	blocked func()          // set before the connection is used
+
+	// The write in progress, for rawWrite (see Write).
+	p     []byte
+	n     int
+	err   error
+	write func(fd uintptr) bool // rawWrite, allocated once
+}
+
+func (nc *wsNetConn) Write(p []byte) (int, error) {
+	if nc.raw == nil {
+		return nc.Conn.Write(p)
+	}
+	if nc.write == nil {
+		nc.write = nc.rawWrite
+	}
+	nc.p, nc.n, nc.err = p, 0, nil
+	if err := nc.raw.Write(nc.write); err != nil {
+		return 0, err
+	}
+	n, err := nc.n, nc.err
+	nc.p = nil
+	if n == len(p) {
+		return n, nil
+	}
+	if err != nil && !errors.Is(err, syscall.EAGAIN) {
+		return n, err
+	}
+	if nc.blocked != nil {
+		nc.blocked()
+	}
+	m, err := nc.Conn.Write(p[n:])
+	return n + m, err
+}
+
+// rawWrite makes one write(2) of nc.p, without waiting.
+func (nc *wsNetConn) rawWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), nc.p[nc.n:])
+		if n > 0 {
+			nc.n += n
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		nc.err = err
+		return true
+	}
 }
 
 // read handles the client's control frames until the connection ends.
@@ -115,7 +326,8 @@ func (c *wsConn) reply(r hub.Reply) {
 	if err != nil {
 		return
 	}
-	if c.sub.Send(f) != nil {
+	// On ErrOverflow the writer closes the connection with a reason.
+	if err := c.sub.Send(f); err != nil && !errors.Is(err, hub.ErrOverflow) {
 		c.cancel()
 	}
 }
@@ -262,8 +474,8 @@ func (c *wsConn) followLog(stream, service string, since uint64, resume bool) {
 			// finishes its message first: the stream's frames stay in order.
 			<-prev
 		}
-		// Writes use the connection's context: cancelling a write closes
-		// the connection, and unsubscribing must not.
+		// Unsubscribing stops the forwarder after the message in progress:
+		// cutting a write short would end the connection.
 		write := func(b []byte) bool { return c.write(c.ctx, b) && ctx.Err() == nil }
 		var buf bytes.Buffer
 		for {
@@ -323,14 +535,41 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// write sends one message; a client that cannot take it within the write
-// timeout is disconnected with a reason, never waited on longer.
+// write sends one message unless ctx has ended. A client that does not
+// take it within the write timeout is disconnected by the pinger (see
+// stalled), never waited on longer. It reports success.
 func (c *wsConn) write(ctx context.Context, b []byte) bool {
-	if !writeOrDrop(ctx, c.conn, websocket.MessageText, b) {
+	if ctx.Err() != nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	if c.writes.Add(1) == 1 {
+		c.since.Store(now)
+	}
+	err := c.conn.Write(context.Background(), websocket.MessageText, b)
+	c.since.Store(time.Now().UnixNano())
+	c.writes.Add(-1)
+	if err != nil {
 		c.cancel()
 		return false
 	}
 	return true
+}
+
+// stalled reports whether a write has been in progress, with none
+// completing, for longer than the write timeout at now (Unix ns).
+func (c *wsConn) stalled(now int64) bool {
+	return c.writes.Load() > 0 && now-c.since.Load() > int64(wsWriteTimeout)
+}
+
+// drop disconnects a client that has stopped reading. The close frame (code
+// 4008) could not reach it: the write in progress is cut mid-message, so the
+// client sees the connection end (1006 in a browser).
+func (c *wsConn) drop() {
+	if c.dropped.CompareAndSwap(false, true) {
+		c.cancel()
+		c.conn.CloseNow()
+	}
 }
 
 // writeOrDrop writes one message within the write timeout; a peer that does
@@ -349,36 +588,294 @@ func writeOrDrop(ctx context.Context, conn *websocket.Conn, typ websocket.Messag
 	return true
 }
 
-// writeHub writes the hub subscriber's frames (data, replies, notices).
-// Frames that queued up while a write was in flight go out together, in one
-// message, separated by newlines: one system call and one write deadline
-// for many frames when the client has a backlog.
-func (c *wsConn) writeHub() {
+// ready is the hub subscriber's OnReady function: it queues the connection
+// for a wsFlusher worker unless it is queued, being written, or ending.
+// Each queued connection holds a count of c.wg until a writer is done with
+// it, so that the handler waits for it.
+func (c *wsConn) ready() {
+	c.mu.Lock()
+	if c.flushing || c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	c.wg.Add(1)
+	c.mu.Unlock()
+	c.s.flushers.add(c, true)
+}
+
+// blocked is called when a write to the connection has to wait for the
+// client. If a worker is writing, it leaves the workers and stays with this
+// connection (see turn).
+func (c *wsConn) blocked() {
+	c.slow.Store(true)
+	if k := c.inTurn.Swap(turnNone); k != turnNone {
+		c.s.flushers.leave(k)
+	}
+}
+
+// wsFlusher writes the WebSockets' hub frames with a few worker goroutines
+// (see wsMaxFlushers, and the helper) instead of one goroutine per
+// connection: a fan-out to thousands of clients neither wakes thousands of
+// goroutines nor keeps every processor busy, so the network, the publisher
+// first, still gets one. Workers run while connections are queued, and take
+// turns over them in order of arrival, one message each; a queued connection
+// holds a count of its wsConn.wg, so the owner of the connection waits for
+// the worker to be done with it. A worker whose write has to wait for a slow
+// client leaves the workers (another one starts) and stays with that
+// connection alone (wsConn.flush).
+//
+// Locks: a hub calls wsConn.ready with its stream lock held, so wsConn.mu
+// comes after the hub's locks; wsFlusher.mu is taken with no other lock
+// held.
+type wsFlusher struct {
+	mu      sync.Mutex // guards queue, head, running and helping
+	queue   []*wsConn  // connections waiting for a worker, from queue[head]
+	head    int
+	running int  // workers, the helper aside
+	helping bool // the helper runs
+}
+
+// wsMaxFlushers bounds the workers: fewer than GOMAXPROCS, so that a
+// processor is left for the network. Go looks at the network only when a
+// processor has nothing to run (or every 10 ms): with every processor busy
+// writing, a publisher's requests would wait, and a steady fan-out would
+// slow down its own publisher.
+var wsMaxFlushers = max(1, runtime.GOMAXPROCS(0)-1)
+
+// A helper is one more worker, when that makes GOMAXPROCS of them, started
+// when connections are queued and all the workers are busy: it takes the
+// free processor for at most wsHelperSlice, and starts again only with the
+// next connection queued (a publish). So a burst is written by every
+// processor, and a steady load still leaves one free most of the time.
+const wsHelperSlice = 2 * time.Millisecond
+
+// wsCanHelp says whether there is a processor for a helper.
+var wsCanHelp = runtime.GOMAXPROCS(0) > wsMaxFlushers
+
+// Kinds of goroutine in a turn (wsConn.inTurn).
+const (
+	turnNone int32 = iota
+	turnWorker
+	turnHelper
+)
+
+// add queues c and starts a worker if there are fewer than wsMaxFlushers,
+// or else, with help, the helper if it is not running. A worker queueing a
+// connection again asks for no help: the helper would never stop.
+func (f *wsFlusher) add(c *wsConn, help bool) {
+	f.mu.Lock()
+	f.queue = append(f.queue, c)
+	kind := turnNone
+	switch {
+	case f.running < wsMaxFlushers:
+		f.running++
+		kind = turnWorker
+	case help && wsCanHelp && !f.helping:
+		f.helping = true
+		kind = turnHelper
+	}
+	f.mu.Unlock()
+	if kind != turnNone {
+		go f.work(kind)
+	}
+}
+
+// next returns the next queued connection, or nil (and the calling worker
+// stops) when none is queued or the helper's slice has passed.
+func (f *wsFlusher) next(kind int32, until time.Time) *wsConn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.head == len(f.queue) || (kind == turnHelper && time.Now().After(until)) {
+		if f.head == len(f.queue) {
+			if cap(f.queue) > 1024 {
+				f.queue = nil // let a burst's queue go
+			}
+			f.queue, f.head = f.queue[:0], 0
+		}
+		f.stopped(kind)
+		return nil
+	}
+	c := f.queue[f.head]
+	f.queue[f.head] = nil
+	f.head++
+	return c
+}
+
+// stopped records that a worker (or the helper) stopped. f.mu must be held.
+func (f *wsFlusher) stopped(kind int32) {
+	if kind == turnHelper {
+		f.helping = false
+	} else {
+		f.running--
+	}
+}
+
+// leave takes the calling goroutine out of the workers (or stops being the
+// helper), and starts another worker if connections are queued.
+func (f *wsFlusher) leave(kind int32) {
+	f.mu.Lock()
+	f.stopped(kind)
+	start := f.head < len(f.queue) && f.running < wsMaxFlushers
+	if start {
+		f.running++
+	}
+	f.mu.Unlock()
+	if start {
+		go f.work(turnWorker)
+	}
+}
+
+func (f *wsFlusher) work(kind int32) {
+	var until time.Time
+	if kind == turnHelper {
+		until = time.Now().Add(wsHelperSlice)
+	}
+	for c := f.next(kind, until); c != nil; c = f.next(kind, until) {
+		if !c.turn(kind) {
+			// This goroutine left the workers: it writes c's frames
+			// alone, with writes that may wait, until c is idle.
+			c.flush()
+			return
+		}
+	}
+}
+
+// turn writes one message of the connection's queued frames, on a worker.
+// Then it queues the connection again if frames remain, or marks it idle.
+// It reports false when the calling goroutine has left the workers and must
+// go on with flush; c's count of c.wg goes with it.
+func (c *wsConn) turn(kind int32) bool {
+	f, ok, err := c.sub.Poll()
+	if err != nil { // flushing stays set: the connection is ending
+		if errors.Is(err, hub.ErrOverflow) {
+			// The close handshake may wait for the client: not on a worker.
+			go func() {
+				defer c.wg.Done()
+				c.conn.Close(closeTooSlow, "client too slow: control replies piled up")
+				c.cancel()
+			}()
+			return true
+		}
+		c.cancel()
+		c.wg.Done()
+		return true
+	}
+	if !ok {
+		if c.idle() {
+			c.wg.Done()
+		} else {
+			c.s.flushers.add(c, false)
+		}
+		return true
+	}
+	c.inTurn.Store(kind)
+	if c.mayWait || c.slow.Load() {
+		// A write of this connection waited: leave it to a goroutine
+		// of its own, which may wait too.
+		if k := c.inTurn.Swap(turnNone); k != turnNone {
+			c.s.flushers.leave(k)
+		}
+		c.pending = &f
+		return false
+	}
+	ok = c.writeBatch(f)
+	if c.inTurn.Swap(turnNone) == turnNone {
+		return false // the write waited, and the worker left (blocked)
+	}
+	if !ok {
+		c.wg.Done()
+		return true
+	}
+	if c.sub.Ready() {
+		c.s.flushers.add(c, false)
+	} else if c.idle() {
+		c.wg.Done()
+	} else {
+		c.s.flushers.add(c, false)
+	}
+	return true
+}
+
+// idle marks the connection as having no writer. It reports false, with
+// the connection marked as being written again, when a frame arrived
+// meanwhile (its ready saw the writer still there).
+func (c *wsConn) idle() bool {
+	c.mu.Lock()
+	c.flushing = false
+	c.mu.Unlock()
+	if !c.sub.Ready() {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flushing || c.closing {
+		return true // another writer has it, or none is wanted
+	}
+	c.flushing = true
+	return false
+}
+
+// batchPool holds buffers for joining queued frames into one message.
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeBatch writes f and the frames queued behind it, up to
+// wsMaxBatchBytes, in one message, separated by newlines: one system call
+// for many frames when the client has a backlog. It reports success.
+func (c *wsConn) writeBatch(f hub.Frame) bool {
+	msg := f.Data
+	var bp *[]byte
+	for len(msg) < wsMaxBatchBytes {
+		g, ok, err := c.sub.Poll()
+		if !ok || err != nil {
+			break // an error comes back from the next Poll
+		}
+		if bp == nil {
+			bp = batchPool.Get().(*[]byte)
+			msg = append(append((*bp)[:0], f.Data...), '\n')
+		} else {
+			msg = append(msg, '\n')
+		}
+		msg = append(msg, g.Data...)
+	}
+	ok := c.write(c.ctx, msg)
+	if bp != nil && cap(msg) <= 4*wsMaxBatchBytes { // keep no huge buffer
+		*bp = msg
+		batchPool.Put(bp)
+	}
+	return ok
+}
+
+// flush writes the connection's queued frames, with writes that may wait
+// for the client, until none is queued; then it marks the connection idle
+// and releases its count of c.wg. A goroutine that left the wsFlusher
+// workers runs it.
+func (c *wsConn) flush() {
 	defer c.wg.Done()
-	defer c.cancel()
-	var batch []byte
+	if p := c.pending; p != nil {
+		c.pending = nil
+		if !c.writeBatch(*p) {
+			return
+		}
+	}
 	for {
-		f, err := c.sub.Next(c.ctx)
+		f, ok, err := c.sub.Poll()
 		if err != nil {
 			if errors.Is(err, hub.ErrOverflow) {
 				c.conn.Close(closeTooSlow, "client too slow: control replies piled up")
 			}
-			return
+			c.cancel()
+			return // flushing stays set: the connection is ending
 		}
-		batch = append(batch[:0], f.Data...)
-		for len(batch) < wsMaxBatchBytes {
-			g, ok := c.sub.TryNext()
-			if !ok {
-				break
+		if !ok {
+			c.slow.Store(false) // caught up: workers may write again
+			if c.idle() {
+				return
 			}
-			batch = append(batch, '\n')
-			batch = append(batch, g.Data...)
+			continue
 		}
-		if !c.write(c.ctx, batch) {
+		if !c.writeBatch(f) {
 			return
-		}
-		if cap(batch) > 4*wsMaxBatchBytes {
-			batch = nil // do not keep a huge buffer for an idle connection
 		}
 	}
 }
@@ -399,13 +896,17 @@ func (s *Server) track(c *wsConn, add bool) {
 
 // pingLoop keeps every WebSocket alive and notices dead peers: one goroutine
 // for the whole server (not one per connection, which would cost each
-// connection a stack), pinging all connections every wsPingEvery, each ping
-// in a short-lived goroutine. It returns when ctx ends, after its pings.
+// connection a stack). Every wsWatchEvery it drops the connections whose
+// write is stuck (see wsConn.stalled); every wsPingEvery it pings all
+// connections, each ping in a short-lived goroutine. It returns when ctx
+// ends, after its pings.
 func (s *Server) pingLoop(ctx context.Context) {
-	t := time.NewTicker(wsPingEvery)
+	t := time.NewTicker(wsWatchEvery)
 	defer t.Stop()
 	var pings sync.WaitGroup
 	defer pings.Wait()
+	var conns []*wsConn
+	lastPing := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -413,11 +914,22 @@ func (s *Server) pingLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		conns := make([]*wsConn, 0, len(s.conns))
+		conns = conns[:0]
 		for c := range s.conns {
 			conns = append(conns, c)
 		}
 		s.mu.Unlock()
+		now := time.Now()
+		for _, c := range conns {
+			if c.stalled(now.UnixNano()) {
+				c.drop()
+			}
+		}
+		if now.Sub(lastPing) < wsPingEvery {
+			clear(conns)
+			continue
+		}
+		lastPing = now
 		for _, c := range conns {
 			pings.Add(1)
 			go func() {
@@ -429,5 +941,6 @@ func (s *Server) pingLoop(ctx context.Context) {
 				}
 			}()
 		}
+		clear(conns)
 	}
 }

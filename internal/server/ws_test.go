@@ -703,3 +703,62 @@ func TestWS_MalformedFrames(t *testing.T) {
 		mustOK(t, e.local("GET", "/v1/ps", nil))
 	})
 }
+
+// Hub frames (a topic) to a client that does not read: the write that
+// waits for it must not hold up the writers of the other clients (hub
+// frames are written by a few shared workers, see wsFlusher), and the
+// client is dropped after the write timeout.
+func TestWS_StalledTopicClient(t *testing.T) {
+	e := newEnv(t, burstCompose, envOptions{files: burstFiles})
+	ctx := timeout(t, 90*time.Second)
+	const stream, frames = "topic/fan", 400
+	stalled, err := e.tryDialTCP(e.owner, http.Header{}, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// since 0: from the stream's first frame, however late the server
+	// reads the request.
+	stalled.subscribe(1, []string{stream}, map[string]uint64{stream: 0})
+	var fast []*wsClient
+	var pumps []*framePump
+	for range 3 {
+		c := e.dialTCP(e.owner)
+		c.subscribed(ctx, 1, []string{stream}, map[string]uint64{stream: 0})
+		fast = append(fast, c)
+		pumps = append(pumps, c.pump(t))
+	}
+	// 400 frames of 32 KiB: more than the stalled client's socket buffers.
+	pad := strings.Repeat("x", 32<<10)
+	for i := 1; i <= frames; i++ {
+		mustOK(t, e.local("POST", "/v1/publish", server.PublishRequest{Stream: stream, Payload: json.RawMessage(`"` + pad + `"`)}))
+	}
+	for i, p := range pumps {
+		for want := uint64(1); want <= frames; want++ {
+			b, err := p.next(ctx)
+			if err != nil {
+				t.Fatalf("fast client %d: has frames up to %d of %d: %v", i, want-1, frames, err)
+			}
+			var f frame
+			if err := json.Unmarshal(b, &f); err != nil || f.Stream != stream || f.Seq != want {
+				t.Fatalf("fast client %d: frame %.80s, want %s seq %d", i, b, stream, want)
+			}
+		}
+	}
+	sc := e.tcp.serverSide(stalled.local.String())
+	if sc == nil {
+		t.Fatal("no server side for the stalled client's connection")
+	}
+	select {
+	case <-sc.closed:
+	case <-ctx.Done():
+		t.Fatal("the server never dropped the stalled client")
+	}
+	// The others still get new frames.
+	mustOK(t, e.local("POST", "/v1/publish", server.PublishRequest{Stream: stream, Payload: json.RawMessage(`"after"`)}))
+	for i, p := range pumps {
+		b, err := p.next(ctx)
+		if err != nil || string(b) != `{"stream":"topic/fan","seq":401,"payload":"after"}` {
+			t.Fatalf("fast client %d after the drop: %s, %v", i, b, err)
+		}
+	}
+}
