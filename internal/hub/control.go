@@ -70,6 +70,9 @@ type Control struct {
 type FrameError struct {
 	Field   string
 	Message string
+	// ID is the request's id when the frame had a valid one, so that the
+	// client can match the error to its request; nil otherwise.
+	ID json.RawMessage
 }
 
 func (e *FrameError) Error() string {
@@ -79,9 +82,10 @@ func (e *FrameError) Error() string {
 	return "bad control frame: " + e.Field + ": " + e.Message
 }
 
-// Reply returns the server's error reply to the request with id id.
-func (e *FrameError) Reply(id json.RawMessage) Reply {
-	return Reply{Op: OpError, ID: id, Code: CodeBadFrame, Field: e.Field, Message: e.Message}
+// Reply returns the server's error reply to the request: it carries the
+// request's id when the frame had a valid one (e.ID).
+func (e *FrameError) Reply() Reply {
+	return Reply{Op: OpError, ID: e.ID, Code: CodeBadFrame, Field: e.Field, Message: e.Message}
 }
 
 // Reply is the server's answer to a control request, sent on StreamControl:
@@ -182,7 +186,20 @@ func decodeControl(b []byte) (Control, *FrameError) {
 }
 
 // decodeRequest decodes the members of a request: op, id, streams, since.
+// An error names the request's id when it has a valid one.
 func decodeRequest(req []member) (Control, *FrameError) {
+	c, ferr := decodeMembers(req)
+	if ferr != nil && ferr.ID == nil {
+		for _, m := range req {
+			if m.key == "id" && !isNull(m.value) && checkID(m.value) == nil {
+				ferr.ID = append(json.RawMessage(nil), m.value...)
+			}
+		}
+	}
+	return c, ferr
+}
+
+func decodeMembers(req []member) (Control, *FrameError) {
 	var c Control
 	var rawStreams, rawSince json.RawMessage
 	for _, m := range req {

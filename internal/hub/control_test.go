@@ -144,18 +144,36 @@ func TestDecodeControl_Errors(t *testing.T) {
 }
 
 func TestDecodeControl_ErrorReply(t *testing.T) {
-	_, err := DecodeControl([]byte(`{"stream":"control","payload":{"op":"subscribe","streams":["events","nope"]}}`))
+	// The reply names the request's id, wherever the id stands.
+	_, err := DecodeControl([]byte(`{"stream":"control","payload":{"op":"subscribe","streams":["events","nope"],"id":"r1"}}`))
 	var fe *FrameError
 	if !errors.As(err, &fe) {
 		t.Fatal(err)
 	}
-	f, err := fe.Reply(json.RawMessage(`"r1"`)).Frame()
+	f, err := fe.Reply().Frame()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"stream":"control","payload":{"op":"error","id":"r1","code":"bad_frame","field":"streams[1]","message":"unknown stream \"nope\" (want events, notifications, inspect, service/\u003cname\u003e/status, service/\u003cname\u003e/logs, job/\u003cid\u003e or topic/\u003cname\u003e)"}}`
 	if string(f.Data) != want {
 		t.Fatalf("reply\n got %s\nwant %s", f.Data, want)
+	}
+}
+
+func TestDecodeControl_ErrorReplyWithoutID(t *testing.T) {
+	for _, in := range []string{
+		`{"stream":"control","payload":{"op":"subscribe","streams":["nope"]}}`,
+		`{"stream":"control","payload":{"op":"subscribe","streams":["nope"],"id":{}}}`,
+		`{"stream":"nope","payload":{"op":"subscribe","streams":["events"],"id":1}}`,
+	} {
+		_, err := DecodeControl([]byte(in))
+		var fe *FrameError
+		if !errors.As(err, &fe) {
+			t.Fatal(err)
+		}
+		if r := fe.Reply(); r.ID != nil {
+			t.Errorf("%s: reply id %s, want none", in, r.ID)
+		}
 	}
 }
 

@@ -308,7 +308,7 @@ func (c *wsConn) read() {
 		if err != nil {
 			var fe *hub.FrameError
 			if errors.As(err, &fe) {
-				c.reply(fe.Reply(nil))
+				c.reply(fe.Reply())
 			}
 			continue
 		}
@@ -336,14 +336,14 @@ func (c *wsConn) subscribe(ctl hub.Control) {
 	var hubStreams []string
 	for i, st := range ctl.Streams {
 		if msg := c.s.checkStream(st); msg != "" {
-			r := (&hub.FrameError{Field: fieldIndex("streams", i), Message: msg}).Reply(ctl.ID)
+			r := (&hub.FrameError{Field: fieldIndex("streams", i), Message: msg, ID: ctl.ID}).Reply()
 			c.reply(r)
 			return
 		}
 	}
 	for i, st := range ctl.Streams {
 		if msg := c.watchJobStream(st); msg != "" {
-			c.reply((&hub.FrameError{Field: fieldIndex("streams", i), Message: msg}).Reply(ctl.ID))
+			c.reply((&hub.FrameError{Field: fieldIndex("streams", i), Message: msg, ID: ctl.ID}).Reply())
 			return
 		}
 	}
