@@ -225,7 +225,9 @@ func (c *wsConn) deliverNotifications(ctx context.Context) {
 		for _, n := range pending {
 			seq++
 			frame := []byte(`{"stream":"notifications","seq":` + strconv.FormatUint(seq, 10) + `,"payload":` + string(n.Payload) + `}`)
-			// The connection's context: cancelling a write closes the connection.
+			// The connection's context: once it ends nothing more is sent. A
+			// write in progress is never cut; a stalled client is dropped by
+			// the pinger (see wsConn.write).
 			if !c.write(c.ctx, frame) {
 				break
 			}
