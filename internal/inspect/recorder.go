@@ -291,11 +291,13 @@ type recording struct {
 type capture struct {
 	buf   []byte // at most the Recorder's bodyCap bytes; never grown past it
 	total int64  // bytes seen, kept or not
+	full  bool   // nothing more will be kept: the cap, or the memory budget, was reached
 }
 
 var (
 	_ proxy.Exchange      = (*recording)(nil)
 	_ proxy.FrameRecorder = (*recording)(nil)
+	_ proxy.Sated         = (*recording)(nil)
 )
 
 // Frame implements proxy.FrameRecorder: it keeps the first MaxFrames frames,
@@ -382,11 +384,29 @@ func (rec *recording) keep(c *capture, p []byte, hint int64) {
 			// Over the memory budget: keep what the buffer has room for.
 			if len(c.buf)+n > cap(c.buf) {
 				rec.r.trimmed.Add(1)
+				c.full = true
 			}
 			n = cap(c.buf) - len(c.buf)
 		}
 	}
 	c.buf = append(c.buf, p[:n]...)
+	if len(c.buf) >= rec.r.bodyCap {
+		c.full = true
+	}
+}
+
+// Sated implements proxy.Sated: once a body's copy is as long as it will
+// get, the proxy need not show the recording the rest (it counts it).
+func (rec *recording) Sated(response bool) bool {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.ended || rec.r.bodyCap <= 0 {
+		return true
+	}
+	if response {
+		return rec.resp.full
+	}
+	return rec.req.full
 }
 
 func (rec *recording) End(end *proxy.ExchangeEnd) {

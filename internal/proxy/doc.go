@@ -85,8 +85,11 @@
 // user space (64 KiB reads) instead of spliced, since the bytes must be
 // seen; the Recorder sees each read just before it is written on, so it
 // hears of events in the order they happened: a request before its response
-// can come back, a WebSocket message before the answer it causes. Nothing is
-// buffered beyond one read:
+// can come back, a WebSocket message before the answer it causes. Once the
+// Exchange is Sated with a body (the inspector keeps a prefix), the rest of
+// it, or of each chunk's data, is spliced again and only counted, so a large
+// download through an inspected port costs little more than through a plain
+// one. Nothing is buffered beyond one read:
 // a server-sent event reaches the client as it is sent.
 //
 // After a WebSocket upgrade, frames are parsed both ways (wsframe.go) and

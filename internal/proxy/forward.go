@@ -71,7 +71,7 @@ func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
 			// and splice at the next wake-up too.
 			wait, bulk = false, true
 		}
-		m, eof, err := pipes.splicePending(dst, src, wait)
+		m, eof, err := pipes.splicePending(dst, src, wait, -1)
 		written += m
 		if err != nil || eof {
 			return written, err
@@ -82,19 +82,34 @@ func forward(dst, src *net.TCPConn, pipes *pipePool) (int64, error) {
 	}
 }
 
-// forwardHTTP is forward for a connection in HTTP mode: every read is
-// copied through user space and handed to feed, with the time it was read,
-// before it is written on. So the Recorder hears of bytes in the order in
-// which they happened: a request before its response can come back, a
-// WebSocket message before the answer it causes. Once the observer stops
-// parsing, the rest goes through forward.
-func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, feed func([]byte, time.Time)) (int64, error) {
+// forwardHTTP is forward for a connection in HTTP mode, one way (request:
+// client to backend). Every read is copied through user space and handed to
+// the observer, with the time it was read, before it is written on. So the
+// Recorder hears of bytes in the order in which they happened: a request
+// before its response can come back, a WebSocket message before the answer
+// it causes. The rest of a body the Recorder wants no more of is spliced
+// (observer.blind). Once the observer stops parsing, the rest goes through
+// forward.
+func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, request bool) (int64, error) {
+	feed := obs.response
+	if request {
+		feed = obs.request
+	}
 	r, err := newReader(src)
 	if err != nil {
 		return 0, err
 	}
 	var written int64
 	for !obs.isPassive() {
+		if n := obs.blind(request); n != 0 && pipes != nil {
+			m, eof, err := pipes.splicePending(dst, src, true, n)
+			written += m
+			obs.passedBlind(request, m, time.Now())
+			if err != nil || eof {
+				return written, err
+			}
+			continue
+		}
 		buf, n, err := r.read(firstChunk)
 		if n > 0 {
 			feed((*buf)[:n], time.Now())

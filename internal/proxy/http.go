@@ -407,6 +407,79 @@ func (o *observer) stop(err error) {
 	o.ws = nil
 }
 
+// blind returns how many bytes of the body now passing one way (request or
+// response) may be forwarded without being seen: the rest of a body of
+// known length or of the current chunk's data, -1 for a body that runs
+// until the close, or 0 when the bytes must be seen (heads, chunk framing,
+// or an Exchange that wants them, see Sated).
+func (o *observer) blind(request bool) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ps, pe := o.bodyOf(request)
+	if pe == nil || (ps.body.chunked && ps.body.state != chunkData) {
+		return 0
+	}
+	if pe.ex != nil {
+		if s, ok := pe.ex.(Sated); !ok || !s.Sated(!request) {
+			return 0
+		}
+	}
+	return ps.body.left
+}
+
+// passedBlind counts n body bytes that blind let pass unseen, and ends the
+// body when they were the last.
+func (o *observer) passedBlind(request bool, n int64, t time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ps, pe := o.bodyOf(request)
+	if pe == nil || n <= 0 {
+		return
+	}
+	if request {
+		pe.reqBytes += n
+	} else {
+		pe.respBytes += n
+	}
+	if ps.body.left < 0 {
+		return // until the close: responseEnd ends it
+	}
+	ps.body.left -= n
+	if ps.body.chunked {
+		if ps.body.left <= 0 {
+			ps.body.state = chunkDataEnd
+		}
+		return
+	}
+	if ps.body.left <= 0 {
+		ps.inBody = false
+		if request {
+			pe.reqDone = true
+		} else {
+			pe.respDone = true
+		}
+		o.endIfDone(pe, t)
+	}
+}
+
+// bodyOf returns one direction's parser and the exchange whose body it is
+// in, or a nil exchange when it is not in a body. o.mu must be held.
+func (o *observer) bodyOf(request bool) (*parser, *pending) {
+	if o.passive || o.ws != nil {
+		return nil, nil
+	}
+	if request {
+		if !o.req.inBody || o.awaiting {
+			return nil, nil
+		}
+		return &o.req, o.lastPending()
+	}
+	if !o.resp.inBody {
+		return nil, nil
+	}
+	return &o.resp, o.current()
+}
+
 // requestEnd is called once the client→backend direction ended: err nil
 // for the client's EOF.
 func (o *observer) requestEnd(err error) {

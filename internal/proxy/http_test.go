@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 type tape struct {
 	t       testing.TB
 	frames  bool // its exchanges implement FrameRecorder
+	sateAt  int  // if > 0, an exchange is Sated once it has this many bytes of a body
 	decline func(*RequestHead) bool
 
 	mu    sync.Mutex
@@ -97,6 +99,16 @@ func (x *taped) End(e *ExchangeEnd) {
 	x.check("End")
 	x.end = e
 	x.tp.ended = append(x.tp.ended, x)
+}
+
+func (x *taped) Sated(response bool) bool {
+	x.tp.mu.Lock()
+	defer x.tp.mu.Unlock()
+	b := &x.reqBody
+	if response {
+		b = &x.body
+	}
+	return x.tp.sateAt > 0 && b.Len() >= x.tp.sateAt
 }
 
 func (x framedTape) Frame(f *Frame) {
@@ -285,6 +297,67 @@ func TestHTTPMode_LargeDownloadIntact(t *testing.T) {
 }
 
 func sha256Of(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+// Past what the Recorder wants of a body, the rest is spliced: it arrives
+// whole, is counted, and the connection's next exchange is still parsed.
+func TestHTTPMode_SplicesPastTheCap(t *testing.T) {
+	const size = 8 << 20
+	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/up":
+			fmt.Fprintf(w, "got %d", n)
+		case "/chunked":
+			for i := 0; i < len(data); i += 1 << 20 {
+				w.Write(data[i : i+1<<20])
+				w.(http.Flusher).Flush()
+			}
+		default:
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			w.Write(data)
+		}
+	})
+	tp := &tape{t: t, sateAt: 4096}
+	p, _, _ := inspected(t, h, Options{Recorder: tp})
+	c := client(t)
+	base := "http://" + p.Addr().String()
+	resp, err := c.Get(base + "/down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("download: %d bytes, %v, or corrupted", len(got), err)
+	}
+	resp, err = c.Post(base+"/up", "application/octet-stream", bytes.NewReader(data))
+	mustBody(t, resp, err, fmt.Sprintf("got %d", size))
+	resp, err = c.Get(base + "/chunked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("chunked download: %d bytes, %v, or corrupted", len(got), err)
+	}
+
+	ex := tp.wait(3)
+	for i, x := range ex {
+		if x.end.Err != nil || x.req.Conn != ex[0].req.Conn || x.req.Seq != i+1 {
+			t.Errorf("exchange %d: conn %d seq %d err %v", i, x.req.Conn, x.req.Seq, x.end.Err)
+		}
+	}
+	for _, x := range []*taped{ex[0], ex[2]} {
+		if x.end.ResponseBytes != size || x.body.Len() >= size || x.body.Len() < 4096 {
+			t.Errorf("%s: counted %d, shown %d of %d", x.req.Target, x.end.ResponseBytes, x.body.Len(), size)
+		}
+	}
+	if up := ex[1]; up.end.RequestBytes != size || up.reqBody.Len() >= size || up.body.String() != fmt.Sprintf("got %d", size) {
+		t.Errorf("upload: counted %d, shown %d; answer %q", up.end.RequestBytes, up.reqBody.Len(), up.body.String())
+	}
+}
 
 // Raw exchanges that net/http's client would not send: pipelining, HEAD,
 // interim responses, a body that runs until the close.

@@ -89,6 +89,16 @@ type ResponseHead struct {
 	ContentLength int64 // -1 when not known in advance (chunked, close-delimited)
 }
 
+// Sated may be implemented by an Exchange that keeps only a prefix of each
+// body. Once Sated reports true for the request's (response false) or the
+// response's body, the proxy hands it no more bytes of that body: the rest
+// of a body of known length, or of one that runs until the close, is
+// forwarded without passing through user space (spliced, where the system
+// can). ExchangeEnd still counts every byte.
+type Sated interface {
+	Sated(response bool) bool
+}
+
 // FrameRecorder is implemented by an Exchange that wants the frames of a
 // WebSocket connection upgraded by its request. See Recorder.
 type FrameRecorder interface {

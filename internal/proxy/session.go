@@ -234,7 +234,7 @@ func (s *session) run() {
 				return
 			}
 			if s.obs != nil {
-				_, err = forwardHTTP(s.client, b, s.p.pipes, s.obs, s.obs.response)
+				_, err = forwardHTTP(s.client, b, s.p.pipes, s.obs, false)
 				s.obs.responseEnd(err)
 			} else {
 				_, err = forward(s.client, b, s.p.pipes)
@@ -487,7 +487,7 @@ func (s *session) pumpTo(b *net.TCPConn, first []byte, eof *bool) pumpResult {
 	var n int64
 	var err error
 	if s.obs != nil {
-		n, err = forwardHTTP(b, s.client, s.p.pipes, s.obs, s.obs.request)
+		n, err = forwardHTTP(b, s.client, s.p.pipes, s.obs, true)
 		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 			s.obs.requestEnd(err)
 		}

@@ -86,11 +86,11 @@ func (pp *pipePool) close() {
 }
 
 // splicePending moves what src has to give to dst with splice(2), through a
-// pipe, without copying it to user space. With wait, it first waits until
-// src is readable. It returns when src has nothing more for now (with the
-// bytes written), at src's EOF (eof), or on an error. It waits for dst to
-// take the bytes.
-func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (written int64, eof bool, err error) {
+// pipe, without copying it to user space: at most limit bytes (no limit if
+// limit < 0). With wait, it first waits until src is readable. It returns
+// when src has nothing more for now (with the bytes written), at the limit,
+// at src's EOF (eof), or on an error. It waits for dst to take the bytes.
+func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool, limit int64) (written int64, eof bool, err error) {
 	srcRC, err := src.SyscallConn()
 	if err != nil {
 		return 0, false, err
@@ -107,16 +107,20 @@ func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (written int
 			pp.put(p, inPipe > 0)
 		}
 	}()
-	for {
+	for limit < 0 || written < limit {
 		var in int
 		var serr error
+		n := pipeSize
+		if limit >= 0 {
+			n = int(min(int64(n), limit-written))
+		}
 		err := srcRC.Read(func(fd uintptr) bool {
 			if p == nil {
 				if p, serr = pp.get(); serr != nil {
 					return true
 				}
 			}
-			in, serr = spliceOnce(int(fd), p.w, pipeSize)
+			in, serr = spliceOnce(int(fd), p.w, n)
 			if serr == syscall.EAGAIN && wait {
 				// Wait for src, before the first bytes only, and
 				// without the pipe.
@@ -160,6 +164,7 @@ func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (written int
 			written += int64(out)
 		}
 	}
+	return written, false, nil
 }
 
 // spliceOnce is one splice(2) of up to n bytes, retried on EINTR.

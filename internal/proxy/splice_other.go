@@ -12,7 +12,7 @@ func newPipePool() *pipePool { return nil }
 
 func (pp *pipePool) close() {}
 
-func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool) (int64, bool, error) {
+func (pp *pipePool) splicePending(dst, src *net.TCPConn, wait bool, limit int64) (int64, bool, error) {
 	panic("unreachable: forward does not splice without pipes")
 }
 
