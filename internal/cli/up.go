@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/client"
@@ -33,6 +34,7 @@ type upOptions struct {
 	timeout       int
 	watch         bool
 	inspect       []string
+	inspectCap    string
 	services      []string
 }
 
@@ -71,6 +73,7 @@ configuration changed.`,
 	opts.listen.addFlags(fl)
 	fl.BoolVarP(&opts.watch, "watch", "w", false, "apply develop.watch: restart, rebuild or run a command when files change")
 	fl.StringArrayVar(&opts.inspect, "inspect", nil, "record SERVICE's HTTP traffic with the inspector (berth inspect); repeatable")
+	fl.StringVar(&opts.inspectCap, "inspect-body-cap", "", "how much of each request and response body the inspector keeps: 64KiB, 1MiB, 0 for none (default 256KiB)")
 	fl.IntVar(&opts.timeout, "timeout", -1, "seconds to wait for services to stop before killing them (default: each service's stop_grace_period)")
 	return cmd
 }
@@ -141,6 +144,10 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 			return fmt.Errorf("--inspect %s: %w", s, &engine.UnknownServiceError{Name: s, Known: p.ServiceNames()})
 		}
 	}
+	bodyCap, err := parseBodyCap(opts.inspectCap)
+	if err != nil {
+		return err
+	}
 	if err := p.CheckRunnable(); err != nil {
 		return err
 	}
@@ -148,7 +155,7 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ(), Watch: opts.watch, Inspect: opts.inspect}
+	req := engine.UpRequest{Project: p, Services: opts.services, Scale: scale, NoDeps: opts.noDeps, ForceRecreate: opts.forceRecreate, BaseEnv: os.Environ(), Watch: opts.watch, Inspect: opts.inspect, InspectBodyCap: bodyCap}
 	started := time.Now()
 
 	c, err := client.Dial(ctx, engine.SocketPath(stateDir))
@@ -348,4 +355,22 @@ func watchExits(ctx context.Context, c *client.Client, opts *upOptions) (int, er
 		return -1, nil
 	}
 	return -1, err
+}
+
+// parseBodyCap reads --inspect-body-cap: a size with an optional unit (B,
+// KB, KiB, MB, MiB; as docker's sizes), "0" for none. "" means unchanged (0).
+func parseBodyCap(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := units.RAMInBytes(s)
+	switch {
+	case err != nil || n < 0:
+		return 0, usageErrorf("--inspect-body-cap %q: want a size such as 64KiB or 1MiB, or 0 to keep no bodies", s)
+	case n == 0:
+		return -1, nil // keep none
+	case n > 1<<30:
+		return 0, usageErrorf("--inspect-body-cap %q: at most 1GiB", s)
+	}
+	return int(n), nil
 }

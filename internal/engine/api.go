@@ -26,6 +26,10 @@ type UpRequest struct {
 	// Inspect turns the HTTP inspector on for these services (berth up
 	// --inspect), besides those whose x-berth.inspect is true.
 	Inspect []string `json:"inspect,omitempty"`
+	// InspectBodyCap sets how many bytes of each body the inspector keeps
+	// from now on (berth up --inspect-body-cap): 0 leaves it as it is, a
+	// negative value keeps none.
+	InspectBodyCap int `json:"inspect_body_cap,omitempty"`
 }
 
 // UpResult says what Up did to each service.

@@ -120,6 +120,9 @@ func (e *Engine) Up(ctx context.Context, req UpRequest) (UpResult, error) {
 	for _, name := range req.Inspect {
 		e.inspectSet[name] = true
 	}
+	if req.InspectBodyCap != 0 && e.recorder != nil {
+		e.recorder.SetBodyCap(req.InspectBodyCap)
+	}
 	var fresh []*service
 	for _, name := range append(append([]string(nil), create...), recreate...) {
 		spec, _ := p.Service(name)

@@ -14,7 +14,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultBodyCap     = 1 << 20   // bytes kept of each body
+	DefaultBodyCap     = 256 << 10 // bytes kept of each body (JSON and pages whole; a download its start)
 	DefaultQueueLen    = 4096      // exchanges waiting for the sink
 	DefaultMemoryLimit = 128 << 20 // body bytes held before the sink has them
 
@@ -89,13 +89,13 @@ type Stats struct {
 // and lists, replays and exports them. It implements proxy.Recorder. All its
 // methods are safe for concurrent use; the proxy.Recorder ones never block.
 type Recorder struct {
-	sink    Sink
-	opts    Options // with defaults filled in
-	bodyCap int
-	// bufs holds body buffers of exactly bodyCap bytes of capacity, given
-	// back once the sink has stored their exchange: large bodies then cost
-	// no allocation in the steady state.
-	bufs     sync.Pool
+	sink Sink
+	opts Options // with defaults filled in
+	// bufs is the body cap, with a pool of body buffers of exactly that
+	// capacity, given back once the sink has stored their exchange: large
+	// bodies then cost no allocation in the steady state. SetBodyCap
+	// replaces it; a recording keeps the one it began with.
+	bufs     atomic.Pointer[bodyBufs]
 	memLimit int64
 	log      *slog.Logger
 
@@ -166,7 +166,6 @@ func New(o Options) (*Recorder, error) {
 	r := &Recorder{
 		sink:     o.Sink,
 		opts:     o,
-		bodyCap:  max(o.BodyCap, 0),
 		memLimit: o.MemoryLimit,
 		log:      log,
 		q:        make(chan item, o.QueueLen),
@@ -175,6 +174,7 @@ func New(o Options) (*Recorder, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	r.SetBodyCap(o.BodyCap)
 	r.replay = newReplayer(r)
 	r.wg.Add(1)
 	go r.run()
@@ -251,7 +251,7 @@ func (r *Recorder) Begin(req *proxy.RequestHead) proxy.Exchange {
 		// from the client's side, with its link to the original.
 		return nil
 	}
-	rec := &recording{r: r, reqHint: req.ContentLength}
+	rec := &recording{r: r, bufs: r.bufs.Load(), reqHint: req.ContentLength}
 	rec.ex = Exchange{
 		Service: req.Service,
 		Conn:    req.Conn,
@@ -272,7 +272,8 @@ func (r *Recorder) Begin(req *proxy.RequestHead) proxy.Exchange {
 // recording is one exchange being recorded: the proxy.Exchange that Begin
 // returns.
 type recording struct {
-	r *Recorder
+	r    *Recorder
+	bufs *bodyBufs // the body cap, and where buffers of that size come from
 
 	// mu guards every field below. The request body and the response come
 	// from the proxy's two goroutines of a connection, and a call after End
@@ -360,7 +361,8 @@ func (rec *recording) ResponseBody(p []byte) {
 // rec.mu must be held.
 func (rec *recording) keep(c *capture, p []byte, hint int64) {
 	c.total += int64(len(p))
-	n := min(rec.r.bodyCap-len(c.buf), len(p))
+	bodyCap := rec.bufs.size
+	n := min(bodyCap-len(c.buf), len(p))
 	if n <= 0 {
 		return
 	}
@@ -368,13 +370,13 @@ func (rec *recording) keep(c *capture, p []byte, hint int64) {
 		size := max(need, 2*cap(c.buf), minGrow)
 		if hint >= int64(need) {
 			// The head said how long the body is: allocate that once.
-			size = int(min(hint, int64(rec.r.bodyCap)))
+			size = int(min(hint, int64(bodyCap)))
 		}
-		size = min(size, rec.r.bodyCap)
+		size = min(size, bodyCap)
 		if delta := int64(size - cap(c.buf)); rec.r.reserve(delta) {
 			var b []byte
-			if size == rec.r.bodyCap {
-				b = rec.r.getBuf()
+			if size == bodyCap {
+				b = rec.bufs.get()
 			} else {
 				b = make([]byte, 0, size)
 			}
@@ -390,7 +392,7 @@ func (rec *recording) keep(c *capture, p []byte, hint int64) {
 		}
 	}
 	c.buf = append(c.buf, p[:n]...)
-	if len(c.buf) >= rec.r.bodyCap {
+	if len(c.buf) >= bodyCap {
 		c.full = true
 	}
 }
@@ -400,7 +402,7 @@ func (rec *recording) keep(c *capture, p []byte, hint int64) {
 func (rec *recording) Sated(response bool) bool {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.ended || rec.r.bodyCap <= 0 {
+	if rec.ended || rec.bufs.size <= 0 {
 		return true
 	}
 	if response {
@@ -459,21 +461,40 @@ func (r *Recorder) enqueue(ex *Exchange, held int64) {
 	r.putBufs(ex)
 }
 
-// getBuf returns an empty buffer of bodyCap bytes of capacity.
-func (r *Recorder) getBuf() []byte {
-	if b, ok := r.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, r.bodyCap)
+// bodyBufs is a body cap and a pool of buffers of that capacity.
+type bodyBufs struct {
+	size int
+	pool sync.Pool
 }
 
-// putBufs takes ex's bodies away from it, and keeps those of bodyCap bytes
-// of capacity for reuse. Nothing may refer to them any more.
+// get returns an empty buffer of b.size bytes of capacity.
+func (b *bodyBufs) get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, b.size)
+}
+
+// BodyCap returns how many bytes of each body new exchanges keep.
+func (r *Recorder) BodyCap() int { return r.bufs.Load().size }
+
+// SetBodyCap sets how many bytes of each body the exchanges that begin from
+// now on keep (DefaultBodyCap if n is 0, nothing if n < 0).
+func (r *Recorder) SetBodyCap(n int) {
+	if n == 0 {
+		n = DefaultBodyCap
+	}
+	r.bufs.Store(&bodyBufs{size: max(n, 0)})
+}
+
+// putBufs takes ex's bodies away from it, and keeps those of the current
+// cap's capacity for reuse. Nothing may refer to them any more.
 func (r *Recorder) putBufs(ex *Exchange) {
+	bufs := r.bufs.Load()
 	for _, b := range []*[]byte{&ex.Request.Body, &ex.Response.Body} {
-		if r.bodyCap > 0 && cap(*b) == r.bodyCap {
+		if bufs.size > 0 && cap(*b) == bufs.size {
 			buf := *b
-			r.bufs.Put(&buf)
+			bufs.pool.Put(&buf)
 		}
 		*b = nil
 	}

@@ -144,6 +144,38 @@ func TestRecorder_BodyCap(t *testing.T) {
 	}
 }
 
+// SetBodyCap applies to the exchanges that begin after it; one in flight
+// keeps the cap it began with.
+func TestRecorder_SetBodyCap(t *testing.T) {
+	r := newRecorder(t, Options{})
+	if r.BodyCap() != DefaultBodyCap {
+		t.Fatalf("BodyCap() = %d, want the default %d", r.BodyCap(), DefaultBodyCap)
+	}
+	body := bytes.Repeat([]byte("x"), 100)
+	inFlight := r.Begin(&proxy.RequestHead{Method: "GET", Target: "/old", Header: http.Header{}, ContentLength: -1})
+	r.SetBodyCap(10)
+	play(r, synth{target: "/ten", status: 200, respBody: body})
+	inFlight.Response(&proxy.ResponseHead{Status: 200, ContentLength: -1})
+	inFlight.ResponseBody(body)
+	inFlight.End(&proxy.ExchangeEnd{End: time.Now(), ResponseBytes: 100})
+	r.SetBodyCap(-1)
+	play(r, synth{target: "/none", status: 200, respBody: body})
+	flush(t, r)
+	for _, want := range []struct {
+		target string
+		kept   int
+	}{{"/old", 100}, {"/ten", 10}, {"/none", 0}} {
+		exs := list(t, r.sink, Filter{PathContains: want.target})
+		if len(exs) != 1 {
+			t.Fatalf("%s: %d exchanges", want.target, len(exs))
+		}
+		ex := get(t, r.sink, exs[0].ID)
+		if len(ex.Response.Body) != want.kept || ex.Response.Size != 100 {
+			t.Errorf("%s: kept %d of %d, want %d", want.target, len(ex.Response.Body), ex.Response.Size, want.kept)
+		}
+	}
+}
+
 // TestRecorder_LargeBodyAllocatesOnlyTheCap passes a 50 MB response through
 // in 64 KiB chunks, as the proxy forwards a download, and measures what the
 // hot path allocates.

@@ -235,7 +235,7 @@ func (p *replayer) do(ctx context.Context, id int64, edit *Edit) (int64, error) 
 			Proto:  "HTTP/1.1",
 			Host:   host,
 			Header: header,
-			Body:   keepPrefix(body, r.bodyCap),
+			Body:   keepPrefix(body, r.BodyCap()),
 			Size:   int64(len(body)),
 		},
 	}
@@ -264,7 +264,7 @@ func (p *replayer) do(ctx context.Context, id int64, edit *Edit) (int64, error) 
 			Reason: strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" "),
 			Header: resp.Header,
 		}
-		c := &capped{limit: r.bodyCap}
+		c := &capped{limit: r.BodyCap()}
 		_, doErr = io.Copy(c, resp.Body)
 		resp.Body.Close()
 		ex.Response.Body = c.buf
