@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 func TestMemory_FrameFormat(t *testing.T) {
@@ -746,22 +748,10 @@ func TestMemory_ConcurrentChurn(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds, failing the test after 10s.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // waitBlockedInNext waits until a goroutine is parked in Subscriber.Next.
 func waitBlockedInNext(t testing.TB) {
 	t.Helper()
-	eventually(t, "a goroutine blocked in Next", func() bool {
+	berthtest.Eventually(t, 10*time.Second, "a goroutine blocked in Next", func() bool {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		for _, g := range strings.Split(string(buf), "\n\n") {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/hub"
 	"github.com/berth-dev/berth/internal/server"
@@ -37,7 +38,7 @@ func gated(t testing.TB, script string) (cmd []string, open func()) {
 func waitJob(t testing.TB, e *testEnv, id int64, status store.JobStatus) store.Job {
 	t.Helper()
 	var j store.Job
-	eventually(t, 20*time.Second, fmt.Sprintf("job %d to be %s", id, status), func() bool {
+	berthtest.Eventually(t, 20*time.Second, fmt.Sprintf("job %d to be %s", id, status), func() bool {
 		var err error
 		j, err = e.eng.Store().Job(context.Background(), id)
 		return err == nil && j.Status == status
@@ -261,7 +262,7 @@ func TestNotifications_DeliveredOnceWhenBack(t *testing.T) {
 		t.Fatalf("bob's notification %+v; want job %d failed with 5", n, w.ID)
 	}
 	// Delivered means marked so, right after the write.
-	eventually(t, 10*time.Second, "alice's notifications to be marked delivered", func() bool {
+	berthtest.Eventually(t, 10*time.Second, "alice's notifications to be marked delivered", func() bool {
 		pending, err := e.eng.Store().Pending(ctx, "alice")
 		return err == nil && len(pending) == 0
 	})

@@ -31,18 +31,6 @@ func TestMain(m *testing.M) {
 	berthtest.Main(m)
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testEnv is an engine running a project, with its API served on a Unix
 // socket (trusted: the owner) and on a TCP listener of 127.0.0.1 behind
 // the loopback guard, as startEngine wires them.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/hub"
 	"github.com/berth-dev/berth/internal/server"
@@ -203,7 +204,7 @@ func TestWS_Resume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "the first 500 lines", func() bool { return l.LastSeq() == 500 })
+		berthtest.Eventually(t, 10*time.Second, "the first 500 lines", func() bool { return l.LastSeq() == 500 })
 		c := e.dialUnix().in(t)
 		// since 0 on a log stream: its whole history, from disk, then live lines.
 		got := c.subscribed(ctx, 1, []string{"service/app/logs"}, map[string]uint64{"service/app/logs": 0})
@@ -236,7 +237,7 @@ func TestWS_Resume(t *testing.T) {
 		// Lines 501…1000 while the client is away (and the first 500 are
 		// older than anything a hub tail would hold).
 		mustOK(t, e.local("POST", "/v1/restart", engine.StopRequest{Services: []string{"app"}}))
-		eventually(t, 10*time.Second, "lines 501…1000", func() bool { return l.LastSeq() == 1000 })
+		berthtest.Eventually(t, 10*time.Second, "lines 501…1000", func() bool { return l.LastSeq() == 1000 })
 
 		c = e.dialUnix().in(t)
 		got = c.subscribed(ctx, 1, []string{"service/app/logs"}, map[string]uint64{"service/app/logs": 200})
@@ -336,7 +337,7 @@ func TestWS_StalledClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the flood service to exit", func() bool {
+	berthtest.Eventually(t, 20*time.Second, "the flood service to exit", func() bool {
 		st, err := e.eng.Ps([]string{"flood"})
 		return err == nil && len(st) == 1 && st[0].State == engine.StateExited
 	})
@@ -559,7 +560,7 @@ func TestWS_UnsubscribeLogsWhileWriting(t *testing.T) {
 			first := data[0].Seq
 			// Stop reading while lines keep coming: the server's write of
 			// this stream blocks on the full socket.
-			eventually(t, 20*time.Second, "20,000 more lines", func() bool { return l.LastSeq() > first+20000 })
+			berthtest.Eventually(t, 20*time.Second, "20,000 more lines", func() bool { return l.LastSeq() > first+20000 })
 			tc.req(c, first)
 			// Until the reply, and for a while after it, the lines that
 			// come follow each other, or a missed notice says which did not.
