@@ -16,7 +16,7 @@ import (
 const (
 	DefaultBodyCap     = 256 << 10 // bytes kept of each body (JSON and pages whole; a download its start)
 	DefaultQueueLen    = 4096      // exchanges waiting for the sink
-	DefaultMemoryLimit = 128 << 20 // body bytes held before the sink has them
+	DefaultMemoryLimit = 32 << 20  // body bytes held before the sink has them: 128 bodies at the default cap
 
 	MaxFrames            = 1000    // WebSocket frames kept of one exchange
 	MaxFramePayload      = 4 << 10 // bytes kept of each frame's payload
