@@ -645,10 +645,15 @@ var wsMaxFlushers = max(1, runtime.GOMAXPROCS(0)-1)
 
 // A helper is one more worker, when that makes GOMAXPROCS of them, started
 // when connections are queued and all the workers are busy: it takes the
-// free processor for at most wsHelperSlice, and starts again only with the
-// next connection queued (a publish). So a burst is written by every
-// processor, and a steady load still leaves one free most of the time.
-const wsHelperSlice = 2 * time.Millisecond
+// free processor in slices of wsHelperSlice, and between two slices, while
+// connections are still queued, sleeps wsHelperPause, which leaves the
+// processor idle long enough for Go to look at the network (the publisher's
+// next request). So a burst is written by every processor, and the
+// publisher still waits at most a slice.
+const (
+	wsHelperSlice = 2 * time.Millisecond
+	wsHelperPause = 200 * time.Microsecond
+)
 
 // wsCanHelp says whether there is a processor for a helper.
 var wsCanHelp = runtime.GOMAXPROCS(0) > wsMaxFlushers
@@ -727,18 +732,37 @@ func (f *wsFlusher) leave(kind int32) {
 }
 
 func (f *wsFlusher) work(kind int32) {
-	var until time.Time
-	if kind == turnHelper {
-		until = time.Now().Add(wsHelperSlice)
-	}
-	for c := f.next(kind, until); c != nil; c = f.next(kind, until) {
-		if !c.turn(kind) {
-			// This goroutine left the workers: it writes c's frames
-			// alone, with writes that may wait, until c is idle.
-			c.flush()
+	for {
+		var until time.Time
+		if kind == turnHelper {
+			until = time.Now().Add(wsHelperSlice)
+		}
+		for c := f.next(kind, until); c != nil; c = f.next(kind, until) {
+			if !c.turn(kind) {
+				// This goroutine left the workers: it writes c's frames
+				// alone, with writes that may wait, until c is idle.
+				c.flush()
+				return
+			}
+		}
+		if kind != turnHelper || !f.helpAgain() {
 			return
 		}
+		time.Sleep(wsHelperPause)
 	}
+}
+
+// helpAgain makes the calling goroutine, whose slice as the helper has
+// passed, the helper again if connections are still queued and no other
+// helper has started.
+func (f *wsFlusher) helpAgain() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.head == len(f.queue) || f.helping {
+		return false
+	}
+	f.helping = true
+	return true
 }
 
 // turn writes one message of the connection's queued frames, on a worker.
