@@ -35,17 +35,7 @@ import (
 //
 // Without Chromium it fails, except with -short, where it is skipped.
 func TestDashboard_Browser(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if testing.Short() {
-			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
-		}
-		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
-	}
-	berth, err := exec.LookPath("berth")
-	if err != nil {
-		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
-	}
+	chrome, berth := browserTools(t)
 	artifacts := artifactsDir(t)
 
 	// A real project: the quickstart, on free ports, with its own state folder.
@@ -261,17 +251,7 @@ func TestDashboard_Browser(t *testing.T) {
 // running; and a shell (an interactive exec job) in another service echoes
 // and exits, and the panel says how the job ended.
 func TestDashboard_Terminal(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if testing.Short() {
-			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
-		}
-		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
-	}
-	berth, err := exec.LookPath("berth")
-	if err != nil {
-		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
-	}
+	chrome, berth := browserTools(t)
 	artifacts := artifactsDir(t)
 
 	dir := t.TempDir()
@@ -426,17 +406,7 @@ time.sleep(300)
 // the per-service switch turns recording off and on, and a service that
 // binds its own port gets the API's error as a toast.
 func TestDashboard_Inspector(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if testing.Short() {
-			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
-		}
-		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
-	}
-	berth, err := exec.LookPath("berth")
-	if err != nil {
-		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
-	}
+	chrome, berth := browserTools(t)
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatal("the service of this test needs python3")
 	}
@@ -1089,4 +1059,22 @@ func berthUp(t *testing.T, berth, dir string, apiPort int, extraEnv ...string) (
 		}
 	})
 	return run
+}
+
+// browserTools finds Chromium and the berth command of testscript.Main.
+// Without Chromium the test fails, except with -short, where it is skipped.
+func browserTools(t *testing.T) (chrome, berth string) {
+	t.Helper()
+	chrome = findChromium()
+	if chrome == "" {
+		if testing.Short() {
+			t.Skip("chromium is not installed (apt-get install -y chromium); skipped with -short")
+		}
+		t.Fatal("chromium is not installed: apt-get install -y chromium (or run with -short to skip the browser tests)")
+	}
+	berth, err := exec.LookPath("berth")
+	if err != nil {
+		t.Fatalf("the berth command of testscript.Main is not on PATH: %v", err)
+	}
+	return chrome, berth
 }
