@@ -57,8 +57,10 @@
 // DB keeps a bounded history: after each Add the oldest exchanges are
 // evicted until at most DBOptions.MaxExchanges remain (default 10,000) and
 // their kept bodies total at most DBOptions.MaxBodyBytes (default 256 MiB).
-// Bodies live in their own table, so listing and eviction never read them;
-// the totals are counted once at open and then kept in memory by each write
+// An exchange is one row, its bodies and frames its last columns: one
+// INSERT per exchange, and listing and eviction never read a body (SQLite
+// stops reading a row at the last column asked for, before the bodies'
+// overflow pages). The totals are counted once at open and then kept in memory by each write
 // transaction, so checking the bounds costs no query.
 // IDs are never reused. A replay's ReplayOf may name an exchange evicted
 // since. Recorded traffic holds credentials: the file is created 0600.

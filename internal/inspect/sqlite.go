@@ -206,8 +206,8 @@ const insertExchange = `INSERT INTO exchanges (
 	method, target, proto, host, req_header, req_size, req_truncated,
 	resp_proto, status, reason, resp_header, resp_size, resp_truncated,
 	started_at, first_byte_at, ended_at, held_ns, upgraded, error, server_timing, body_bytes,
-	backend, frame_count
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	backend, frame_count, req_body, resp_body, frames
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Add implements Sink: it stores exs in one transaction, then evicts the
 // oldest exchanges beyond the bounds.
@@ -222,11 +222,6 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 			return err
 		}
 		defer ins.Close()
-		insBodies, err := tx.PrepareContext(ctx, `INSERT INTO bodies (id, request, response, frames) VALUES (?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insBodies.Close()
 		for i, ex := range exs {
 			frames, err := framesJSON(ex.Frames)
 			if err != nil {
@@ -241,17 +236,13 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 			if err != nil {
 				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
 			}
+			args = append(args, nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames)
 			res, err := ins.ExecContext(ctx, args...)
 			if err != nil {
 				return err
 			}
 			if ids[i], err = res.LastInsertId(); err != nil {
 				return err
-			}
-			if len(ex.Request.Body) > 0 || len(ex.Response.Body) > 0 || len(ex.Frames) > 0 {
-				if _, err := insBodies.ExecContext(ctx, ids[i], nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames); err != nil {
-					return err
-				}
 			}
 			t.count++
 			t.bodyBytes += kept
@@ -267,7 +258,7 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 	return nil
 }
 
-// framesJSON encodes a WebSocket exchange's frames for the bodies table.
+// framesJSON encodes a WebSocket exchange's frames for their column.
 func framesJSON(fs []Frame) (string, error) {
 	if len(fs) == 0 {
 		return "[]", nil
@@ -380,7 +371,7 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 	}
 	if f.BodyContains != "" {
 		b := []byte(f.BodyContains) // a BLOB, so that instr compares bytes
-		cond(`EXISTS (SELECT 1 FROM bodies b WHERE b.id = e.id AND (instr(b.request, ?) > 0 OR instr(b.response, ?) > 0))`, b, b)
+		cond(`(instr(e.req_body, ?) > 0 OR instr(e.resp_body, ?) > 0)`, b, b)
 	}
 	if f.ReplayOf > 0 {
 		cond(`e.replay_of = ?`, f.ReplayOf)
@@ -425,11 +416,17 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 
 // Get implements Sink.
 func (d *DB) Get(ctx context.Context, id int64) (Exchange, error) {
-	row := d.r.QueryRowContext(ctx, `SELECT `+exchangeColumns+`, b.request, b.response, coalesce(b.frames, '[]')
-		FROM exchanges e LEFT JOIN bodies b ON b.id = e.id WHERE e.id = ?`, id)
+	row := d.r.QueryRowContext(ctx, `SELECT `+exchangeColumns+`, e.req_body, e.resp_body, e.frames
+		FROM exchanges e WHERE e.id = ?`, id)
 	var ex Exchange
 	var frames string
 	err := scanExchange(row, &ex, &ex.Request.Body, &ex.Response.Body, &frames)
+	if len(ex.Request.Body) == 0 {
+		ex.Request.Body = nil
+	}
+	if len(ex.Response.Body) == 0 {
+		ex.Response.Body = nil
+	}
 	if err == nil && frames != "[]" {
 		if err = json.Unmarshal([]byte(frames), &ex.Frames); err != nil {
 			err = fmt.Errorf("frames: %w", err)

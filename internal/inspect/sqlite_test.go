@@ -3,13 +3,17 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -263,5 +267,51 @@ func TestHeaderJSON_RoundTrip(t *testing.T) {
 	}
 	if !strings.HasPrefix(s, `{"A":[""],"Content-Type":`) {
 		t.Errorf("names not sorted: %s", s)
+	}
+}
+
+// A database written before migration 0004 (bodies in their own table) opens
+// with its exchanges' bodies and frames moved into their rows.
+func TestDB_MigratesBodiesIntoRows(t *testing.T) {
+	path := dbPath(t)
+	old := fstest.MapFS{}
+	for _, name := range []string{"0001_init.sql", "0002_backend_frames.sql", "0003_totals_in_memory.sql"} {
+		b, err := fs.ReadFile(migrationsFS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := migrate(ctx, raw, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO exchanges (id, method, target, body_bytes) VALUES (1, 'POST', '/a', 9), (2, 'GET', '/b', 0)`,
+		`INSERT INTO bodies (id, request, response, frames) VALUES (1, X'6964', X'6f6b21', '[{"time":"2026-11-29T00:00:00Z","fromClient":true,"opcode":1,"fin":true,"length":2,"payload":"aGk="}]')`,
+	} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+
+	d := openDBAt(t, path, DBOptions{})
+	ex := get(t, d, 1)
+	if string(ex.Request.Body) != "id" || string(ex.Response.Body) != "ok!" || len(ex.Frames) != 1 || string(ex.Frames[0].Payload) != "hi" {
+		t.Errorf("moved: request %q response %q frames %+v", ex.Request.Body, ex.Response.Body, ex.Frames)
+	}
+	if ex := get(t, d, 2); ex.Request.Body != nil || ex.Response.Body != nil || ex.Frames != nil {
+		t.Errorf("exchange without bodies: %+v", ex)
+	}
+	if got := ids(list(t, d, Filter{BodyContains: "ok!"})); !reflect.DeepEqual(got, []int64{1}) {
+		t.Errorf("body search after the move: %v", got)
 	}
 }
