@@ -593,13 +593,20 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-// parseHead splits a head into its first line and its fields.
+// parseHead splits a head into its first line and its fields. It is on
+// every exchange's path: one string for the whole head, and one backing
+// array for the fields' first values (as net/textproto does).
 func parseHead(head []byte) (string, http.Header, error) {
-	lines := strings.Split(strings.TrimRight(string(head), "\r\n"), "\n")
-	first := strings.TrimSuffix(lines[0], "\r")
-	h := make(http.Header, len(lines)-1)
+	text := strings.TrimRight(string(head), "\r\n")
+	first, rest, _ := strings.Cut(text, "\n")
+	first = strings.TrimSuffix(first, "\r")
+	n := strings.Count(rest, "\n") + 1
+	h := make(http.Header, n)
+	values := make([]string, n)
 	var last string
-	for _, l := range lines[1:] {
+	for rest != "" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\n")
 		l = strings.TrimSuffix(l, "\r")
 		if l == "" {
 			continue
@@ -615,7 +622,15 @@ func parseHead(head []byte) (string, http.Header, error) {
 			return "", nil, errors.New("malformed header line")
 		}
 		last = textproto.CanonicalMIMEHeaderKey(name)
-		h[last] = append(h[last], strings.TrimSpace(value))
+		value = strings.TrimSpace(value)
+		if vs, seen := h[last]; seen {
+			h[last] = append(vs, value)
+		} else if len(values) > 0 {
+			values[0] = value
+			h[last], values = values[:1:1], values[1:]
+		} else {
+			h[last] = []string{value}
+		}
 	}
 	return first, h, nil
 }

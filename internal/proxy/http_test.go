@@ -581,3 +581,19 @@ func FuzzObserver(f *testing.F) {
 		}
 	})
 }
+
+func TestParseHead(t *testing.T) {
+	line, h, err := parseHead([]byte("GET /x HTTP/1.1\r\nHost: a\r\nx-multi: 1\r\nAccept: */*\r\nX-Multi: 2\r\nX-Fold: one\r\n  two\r\nEmpty:\r\n\r\n"))
+	if err != nil || line != "GET /x HTTP/1.1" {
+		t.Fatalf("line %q, %v", line, err)
+	}
+	want := http.Header{"Host": {"a"}, "X-Multi": {"1", "2"}, "Accept": {"*/*"}, "X-Fold": {"one two"}, "Empty": {""}}
+	if fmt.Sprint(h) != fmt.Sprint(want) {
+		t.Errorf("header %v, want %v", h, want)
+	}
+	for _, bad := range []string{"GET / HTTP/1.1\r\nNo colon\r\n\r\n", "GET / HTTP/1.1\r\nBad name: x\r\n\r\n", "GET / HTTP/1.1\r\n: x\r\n\r\n"} {
+		if _, _, err := parseHead([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
