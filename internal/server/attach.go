@@ -67,6 +67,7 @@ func (s *Server) pipeTerminal(w http.ResponseWriter, r *http.Request, a *engine.
 		return
 	}
 	defer conn.CloseNow()
+	defer s.live.add(UserOf(r.Context()), conn)()
 	conn.SetReadLimit(wsReadLimit)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()

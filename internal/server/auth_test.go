@@ -192,3 +192,30 @@ func TestGuard(t *testing.T) {
 		}
 	})
 }
+
+// Revoking a token also ends the WebSockets it opened, with status 1008 and
+// a reason; the owner's and other users' sockets stay open.
+func TestAuth_RevokeClosesOpenSockets(t *testing.T) {
+	e := newEnv(t, appCompose, envOptions{files: appFiles})
+	ctx := timeout(t, 30*time.Second)
+	erin, err := e.eng.Store().CreateToken(ctx, "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frank, err := e.eng.Store().CreateToken(ctx, "frank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, cf := e.dialTCP(erin), e.dialTCP(frank)
+	ce.subscribed(ctx, 1, []string{"events"}, nil)
+	cf.subscribed(ctx, 1, []string{"events"}, nil)
+
+	mustOK(t, e.remote("DELETE", "/v1/tokens/erin", e.owner, nil))
+	for err == nil { // frames sent before the close may come first
+		_, err = ce.next(ctx)
+	}
+	if st := websocket.CloseStatus(err); st != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "token revoked") {
+		t.Fatalf("erin's socket: %v (status %d), want closed with 1008 token revoked", err, st)
+	}
+	cf.subscribed(ctx, 2, []string{"topic/still-here"}, nil) // frank's socket is untouched
+}

@@ -183,10 +183,12 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	if !ownerOnly(w, r) {
 		return
 	}
-	if err := s.eng.Store().RevokeToken(r.Context(), r.PathValue("name")); err != nil {
+	name := r.PathValue("name")
+	if err := s.eng.Store().RevokeToken(r.Context(), name); err != nil {
 		writeError(w, err)
 		return
 	}
+	s.live.closeUser(name) // what the token already opened ends too
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 

@@ -70,6 +70,7 @@ type Server struct {
 	pinging  sync.WaitGroup // the pinger, joined when a Serve returns
 
 	notes notifier
+	live  liveSockets // WebSockets by user, closed when their token is revoked
 
 	flushers wsFlusher // writes the WebSockets' hub frames
 }

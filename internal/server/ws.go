@@ -188,6 +188,7 @@ func (s *Server) serveWS(ctx context.Context, conn *websocket.Conn, nc *wsNetCon
 	}
 	c.sub.OnReady(c.ready)
 	s.track(c, true)
+	defer s.live.add(user, conn)()
 	defer func() {
 		cancel()
 		c.sub.Close()
