@@ -538,6 +538,40 @@ func TestSubscribe_Since(t *testing.T) {
 	}
 }
 
+// TestSubscribe_After checks that a subscriber resuming after a sequence
+// number gets exactly the lines after it, from memory or from several files.
+func TestSubscribe_After(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts Options
+	}{
+		{"from memory past 4000, else from disk", Options{TailLines: 1000}},
+		{"from several files", Options{MaxFileSize: 64 << 10, MaxFiles: 20, TailLines: -1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := openLog(t, tt.opts)
+			if err := l.Capture(1, Stdout, lineReader(1, 5000)); err != nil {
+				t.Fatal(err)
+			}
+			for _, after := range []uint64{0, 1, 4321, 4999, 5000, 6000} {
+				s, err := l.Subscribe(SubscribeOptions{Tail: -1, After: after})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines, missed := readAll(t, s, 0)
+				s.Close()
+				want := 5000 - min(after, 5000)
+				if uint64(len(lines)) != want || missed != 0 {
+					t.Fatalf("after %d: %d lines (missed %d), want %d", after, len(lines), missed, want)
+				}
+				if want > 0 && lines[0].Seq != after+1 {
+					t.Fatalf("after %d: first line %d", after, lines[0].Seq)
+				}
+			}
+		})
+	}
+}
+
 // TestSubscribe_Ends checks how Next ends: io.EOF once the history is read,
 // io.EOF after the queued lines once the Log is closed, ErrClosed after Close,
 // ctx.Err() when ctx ends.

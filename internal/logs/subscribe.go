@@ -25,6 +25,10 @@ type SubscribeOptions struct {
 	Tail int
 	// Since, when not zero, leaves out lines older than it.
 	Since time.Time
+	// After, when not zero, leaves out the lines up to this sequence
+	// number: the history starts after it, and the files that hold only
+	// older lines are not read (a client resuming a stream).
+	After uint64
 	// Follow delivers live lines after the history, until Close.
 	Follow bool
 	// Buffer bounds the live lines queued for a slow reader (default
@@ -101,11 +105,12 @@ func (l *Log) Subscribe(opts SubscribeOptions) (*Subscription, error) {
 		return nil, ErrClosed
 	}
 	upto := l.seq
-	if opts.Tail != 0 && upto > 0 {
+	if opts.Tail != 0 && upto > opts.After {
 		from := uint64(1)
 		if opts.Tail > 0 && uint64(opts.Tail) < upto {
 			from = upto - uint64(opts.Tail) + 1
 		}
+		from = max(from, opts.After+1)
 		if !s.fromMemoryLocked(from) {
 			if !s.since.IsZero() {
 				// Skip the files whose lines all precede since: those before

@@ -445,11 +445,11 @@ func (c *wsConn) followLog(stream, service string, since uint64, resume bool) {
 	if err != nil {
 		return
 	}
-	tail := 0
+	opts := logs.SubscribeOptions{Follow: true}
 	if resume {
-		tail = -1
+		opts.Tail, opts.After = -1, since // from disk, the files before since unread
 	}
-	sub, err := l.Subscribe(logs.SubscribeOptions{Tail: tail, Follow: true})
+	sub, err := l.Subscribe(opts)
 	if err != nil {
 		c.reply(hub.Reply{Op: hub.OpError, Code: hub.CodeBadFrame, Field: "streams", Message: err.Error()})
 		return
