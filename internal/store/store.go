@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // FileName is the name of the database file inside berth's state directory.
@@ -54,12 +55,28 @@ type Store struct {
 // the file and its directory if they do not exist, and migrates it to the
 // schema this binary knows. It also creates the job output directory
 // (<dir>/jobs). The caller must Close the Store.
+//
+// Processes opening a new file at the same moment can find it locked in
+// ways SQLite's busy timeout does not wait out (switching it to WAL needs it
+// alone): Open then tries again, for up to busyTimeout.
 func Open(path string) (*Store, error) {
-	s, err := open(path, migrationsFS)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	deadline := time.Now().Add(busyTimeout)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		s, err := open(path, migrationsFS)
+		if err == nil {
+			return s, nil
+		}
+		if !isBusy(err) || time.Now().Add(delay).After(deadline) {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		time.Sleep(delay)
 	}
-	return s, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func open(path string, migrations migrationSource) (*Store, error) {
