@@ -24,6 +24,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/coder/websocket"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // TestDashboard_Browser drives the dashboard in headless Chromium against a
@@ -41,7 +43,7 @@ func TestDashboard_Browser(t *testing.T) {
 	// A real project: the quickstart, on free ports, with its own state folder.
 	dir := t.TempDir()
 	copyDir(t, filepath.Join(repoRoot, "examples", "quickstart"), dir)
-	apiPort, webPort := freePort(t), freePort(t)
+	apiPort, webPort := berthtest.FreePort(t), berthtest.FreePort(t)
 	run := berthUp(t, berth, dir, apiPort, "WEB_PORT="+strconv.Itoa(webPort))
 	ownerURL := run("dashboard", "--url")
 	base, _, _ := strings.Cut(ownerURL, "?")
@@ -58,9 +60,7 @@ func TestDashboard_Browser(t *testing.T) {
 	if loc := evalString(t, owner, "location.href"); strings.Contains(loc, "token=") {
 		t.Errorf("after sign-in the address still holds the token: %s", loc)
 	}
-	step(t, owner, "collect page errors", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.__errors = [];
-		addEventListener("error", (e) => window.__errors.push(String(e.message)));
-		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)))`))
+	step(t, owner, "collect page errors", 5*time.Second, chromedp.Evaluate[chromedp.Void](collectPageErrors))
 	waitJS(t, owner, "who am I", 10*time.Second, `document.getElementById("whoami").textContent.trim() === "owner"`)
 
 	// The quickstart turns healthy: migrate completes, web is healthy, worker runs.
@@ -279,7 +279,7 @@ time.sleep(300)
 			t.Fatal(err)
 		}
 	}
-	run := berthUp(t, berth, dir, freePort(t))
+	run := berthUp(t, berth, dir, berthtest.FreePort(t))
 	ownerURL := run("dashboard", "--url")
 
 	b := newBrowser(t, chrome)
@@ -287,10 +287,7 @@ time.sleep(300)
 	step(t, tab, "open the dashboard", 20*time.Second,
 		chromedp.Navigate(ownerURL),
 		chromedp.WaitVisible(chromedp.ID("whoami")),
-		chromedp.Evaluate[chromedp.Void](`window.__errors = [];
-		addEventListener("error", (e) => window.__errors.push(String(e.message)));
-		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
-		addEventListener("securitypolicyviolation", (e) => window.__errors.push("CSP: " + e.violatedDirective + " " + e.blockedURI))`),
+		chromedp.Evaluate[chromedp.Void](collectPageErrors),
 	)
 
 	// ps is the debug service's replicas as /v1/ps gives them: "state pid restarts".
@@ -496,8 +493,8 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), API).serve_fore
 			t.Fatal(err)
 		}
 	}
-	apiPort, appPort, samePort := freePort(t), freePort(t), freePort(t)
-	run := berthUp(t, berth, dir, freePort(t),
+	apiPort, appPort, samePort := berthtest.FreePort(t), berthtest.FreePort(t), berthtest.FreePort(t)
+	run := berthUp(t, berth, dir, berthtest.FreePort(t),
 		"API_PORT="+strconv.Itoa(apiPort),
 		"APP_PORT="+strconv.Itoa(appPort),
 		"SAME_PORT="+strconv.Itoa(samePort),
@@ -547,10 +544,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), API).serve_fore
 	step(t, tab, "open the dashboard", 20*time.Second,
 		chromedp.Navigate(ownerURL),
 		chromedp.WaitVisible(chromedp.ID("whoami")),
-		chromedp.Evaluate[chromedp.Void](`window.__errors = [];
-		addEventListener("error", (e) => window.__errors.push(String(e.message)));
-		addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
-		addEventListener("securitypolicyviolation", (e) => window.__errors.push("CSP: " + e.violatedDirective + " " + e.blockedURI))`),
+		chromedp.Evaluate[chromedp.Void](collectPageErrors),
 	)
 	// The Inspect tab; api is recorded (x-berth), same is not.
 	step(t, tab, "open the inspect page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav.tabs a[href="#/inspect"]`)))
@@ -994,16 +988,6 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Logf("screenshot: %s", filepath.Join(dir, name))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
@@ -1078,3 +1062,10 @@ func browserTools(t *testing.T) (chrome, berth string) {
 	}
 	return chrome, berth
 }
+
+// collectPageErrors makes a page keep its script errors, unhandled
+// rejections and CSP violations in window.__errors, for a test to check.
+const collectPageErrors = `window.__errors = [];
+	addEventListener("error", (e) => window.__errors.push(String(e.message)));
+	addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+	addEventListener("securitypolicyviolation", (e) => window.__errors.push("CSP: " + e.violatedDirective + " " + e.blockedURI))`

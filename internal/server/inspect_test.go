@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/berthtest"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/inspect"
 	"github.com/berth-dev/berth/internal/project"
@@ -52,17 +52,6 @@ func serveEcho(port string) int {
 	return 1
 }
 
-// freePort returns a TCP port nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // inspectEnv runs two echo services: web, inspected (x-berth) on a proxied
 // port, and same, published on its own port (not inspectable).
 type inspectEnv struct {
@@ -77,7 +66,7 @@ func newInspectEnv(t *testing.T) *inspectEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web, webTarget, same := freePort(t), freePort(t), freePort(t)
+	web, webTarget, same := berthtest.FreePort(t), berthtest.FreePort(t), berthtest.FreePort(t)
 	compose := fmt.Sprintf(`name: insp
 services:
   web:
@@ -482,7 +471,7 @@ func TestInspect_UpFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web, target, same := freePort(t), freePort(t), freePort(t)
+	web, target, same := berthtest.FreePort(t), berthtest.FreePort(t), berthtest.FreePort(t)
 	compose := fmt.Sprintf("name: insp2\nservices:\n  api:\n    command: [%q]\n    environment: {%s: \"%d\"}\n    ports: [\"127.0.0.1:%d:%d\"]\n  same:\n    command: [sleep, \"300\"]\n    ports: [\"127.0.0.1:%d:%d\"]\n  xsame:\n    command: [sleep, \"300\"]\n    ports: [\"127.0.0.1:%d:%d\"]\n    x-berth: {inspect: true}\n",
 		exe, echoEnv, target, web, target, same, same, same, same)
 	e := newEnv(t, compose, envOptions{noUp: true})

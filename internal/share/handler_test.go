@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // gate serves a Handler for o in front of a (o.Target set to a).
@@ -169,7 +171,7 @@ func TestHandler_Forwarding(t *testing.T) {
 	})
 
 	t.Run("service down answers 502", func(t *testing.T) {
-		srv := gate(t, a, HandlerOptions{Service: "web", Target: "127.0.0.1:" + fmt.Sprint(freePort(t))})
+		srv := gate(t, a, HandlerOptions{Service: "web", Target: "127.0.0.1:" + fmt.Sprint(berthtest.FreePort(t))})
 		code, body, _ := get(t, srv.URL+"/")
 		if code != 502 || !strings.Contains(body, "web is not answering") || !strings.Contains(body, "connection refused") {
 			t.Fatalf("got %d %q, want 502 saying the service is not answering", code, body)

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 // app is the shared service: a local HTTP server.
@@ -142,7 +144,7 @@ func startSharer(t *testing.T, d *testSSHD, a *app, o Options) *running {
 		o.Service = "web"
 	}
 	if o.RemotePort == 0 {
-		o.RemotePort = freePort(t)
+		o.RemotePort = berthtest.FreePort(t)
 	}
 	events := make(chan Event, 256)
 	o.Notify = func(e Event) { events <- e }
@@ -442,7 +444,7 @@ func TestShare_HostKey(t *testing.T) {
 	run := func(t *testing.T, knownHosts string) *HostKeyError {
 		t.Helper()
 		s, err := New(Options{Service: "web", Target: "127.0.0.1:1", Via: d.via(), Identity: d.clientKey,
-			KnownHosts: knownHosts, Bind: "127.0.0.1", RemotePort: freePort(t)})
+			KnownHosts: knownHosts, Bind: "127.0.0.1", RemotePort: berthtest.FreePort(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,7 +542,7 @@ func TestShare_FirstConnectionFails(t *testing.T) {
 		}
 	})
 	t.Run("nothing listens", func(t *testing.T) {
-		err := run(t, Options{Via: d.user + "@127.0.0.1:" + strconv.Itoa(freePort(t))})
+		err := run(t, Options{Via: d.user + "@127.0.0.1:" + strconv.Itoa(berthtest.FreePort(t))})
 		if !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("want connection refused: %v", err)
 		}

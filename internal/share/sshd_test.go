@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/berth-dev/berth/internal/berthtest"
 )
 
 const sshdPath = "/usr/sbin/sshd"
@@ -64,7 +66,7 @@ func startSSHD(t *testing.T) *testSSHD {
 	// The privilege separation folder; it exists where sshd ever ran.
 	_ = os.MkdirAll("/run/sshd", 0o755)
 	dir := t.TempDir()
-	d := &testSSHD{t: t, dir: dir, port: freePort(t), user: currentUser()}
+	d := &testSSHD{t: t, dir: dir, port: berthtest.FreePort(t), user: currentUser()}
 	hostKey := filepath.Join(dir, "host_ed25519")
 	keygen(t, hostKey)
 	d.clientKey = filepath.Join(dir, "client_ed25519")
@@ -273,17 +275,6 @@ func writeKnownHosts(t *testing.T, path, addr string, key ssh.PublicKey) {
 	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // errNotYet is what waitFor's condition returns while it does not hold.
