@@ -100,9 +100,13 @@ func forwardHTTP(dst, src *net.TCPConn, pipes *pipePool, obs *observer, request 
 		return 0, err
 	}
 	var written int64
-	for !obs.isPassive() {
-		if n := obs.blind(request); n != 0 && pipes != nil {
-			m, eof, err := pipes.splicePending(dst, src, true, n)
+	for {
+		blind, passive := obs.blind(request)
+		if passive {
+			break
+		}
+		if blind != 0 && pipes != nil {
+			m, eof, err := pipes.splicePending(dst, src, true, blind)
 			written += m
 			obs.passedBlind(request, m, time.Now())
 			if err != nil || eof {

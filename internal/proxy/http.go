@@ -74,14 +74,6 @@ func newObserver(rec Recorder, service string, conn uint64, remote string) *obse
 	return &observer{rec: rec, service: service, conn: conn, remote: remote}
 }
 
-// isPassive reports whether o stopped parsing, so that forwarding can go
-// back to splicing.
-func (o *observer) isPassive() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.passive
-}
-
 // connected records the backend connection that the next exchanges go over.
 func (o *observer) connected(addr string, at time.Time) {
 	o.mu.Lock()
@@ -411,20 +403,24 @@ func (o *observer) stop(err error) {
 // response) may be forwarded without being seen: the rest of a body of
 // known length or of the current chunk's data, -1 for a body that runs
 // until the close, or 0 when the bytes must be seen (heads, chunk framing,
-// or an Exchange that wants them, see Sated).
-func (o *observer) blind(request bool) int64 {
+// or an Exchange that wants them, see Sated). passive reports that o
+// stopped parsing, so that forwarding can go back to splicing everything.
+func (o *observer) blind(request bool) (n int64, passive bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.passive {
+		return 0, true
+	}
 	ps, pe := o.bodyOf(request)
 	if pe == nil || (ps.body.chunked && ps.body.state != chunkData) {
-		return 0
+		return 0, false
 	}
 	if pe.ex != nil {
 		if s, ok := pe.ex.(Sated); !ok || !s.Sated(!request) {
-			return 0
+			return 0, false
 		}
 	}
-	return ps.body.left
+	return ps.body.left, false
 }
 
 // passedBlind counts n body bytes that blind let pass unseen, and ends the
