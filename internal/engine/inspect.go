@@ -13,7 +13,8 @@ import (
 )
 
 // StreamInspect is the hub stream on which the engine publishes each
-// exchange the inspector stores, as GET /api/inspect lists it (no bodies).
+// exchange the inspector stores, as a summary (inspect.Options.OnStored: no
+// bodies, header fields or Server-Timing).
 const StreamInspect = hub.StreamInspect
 
 // NotInspectableError says that a service has no published port that
@@ -74,7 +75,7 @@ func (e *Engine) closeInspector() error {
 func (e *Engine) Inspector() *inspect.Recorder { return e.recorder }
 
 // publishExchanges is the Recorder's OnStored: it puts each stored
-// exchange (without bodies) on the inspect stream. It runs on the
+// exchange (a summary) on the inspect stream. It runs on the
 // Recorder's goroutine and never blocks: the hub does not wait for
 // subscribers.
 func (e *Engine) publishExchanges(exs []*inspect.Exchange) {

@@ -42,15 +42,15 @@ func BenchmarkRecorder_Exchange(b *testing.B) {
 			}
 			defer r.Close()
 			chunk := bytes.Repeat([]byte("x"), bc.chunk)
-			reqH := http.Header{"Accept": {"*/*"}, "User-Agent": {"wrk"}}
-			respH := http.Header{"Content-Type": {"text/plain"}}
+			reqH := reqHead("GET", "/", "localhost", http.Header{"Accept": {"*/*"}, "User-Agent": {"wrk"}})
+			respH := respHead(200, "OK", http.Header{"Content-Type": {"text/plain"}})
 			now := time.Now()
 			b.SetBytes(int64(bc.body))
 			b.ReportAllocs()
 			for b.Loop() {
 				ex := r.Begin(&proxy.RequestHead{Service: "web", Conn: 1, Seq: 1, Remote: "127.0.0.1:1", Start: now,
-					Method: "GET", Target: "/", Proto: "HTTP/1.1", Host: "localhost", Header: reqH, ContentLength: 0})
-				ex.Response(&proxy.ResponseHead{Start: now, Proto: "HTTP/1.1", Status: 200, Header: respH, ContentLength: int64(bc.body)})
+					Method: "GET", Head: reqH, ContentLength: 0})
+				ex.Response(&proxy.ResponseHead{Start: now, Status: 200, Head: respH, ContentLength: int64(bc.body)})
 				for sent := 0; sent < bc.body; sent += bc.chunk {
 					ex.ResponseBody(chunk)
 				}

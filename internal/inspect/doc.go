@@ -13,23 +13,25 @@
 // # Recording: never in the way of the traffic
 //
 // Begin, RequestBody, Response, ResponseBody and End run on the proxy's
-// forwarding path. They take one uncontended per-exchange mutex, copy at
-// most Options.BodyCap bytes of each body into a buffer of the exchange's
-// own (sized once at the Content-Length when the head gives one, else
-// doubling, never past the cap; buffers of the full cap are pooled and
-// reused once stored), and count the rest. Recording one small exchange
-// costs about a microsecond; a body past the cap costs nothing more
-// (BenchmarkRecorder_Exchange). End hands the finished
-// exchange to a bounded queue with a non-blocking send; if the queue is full
-// the exchange is dropped and counted (Stats.Dropped), never waited for. A
-// global budget (Options.MemoryLimit) bounds the body bytes held by all
-// exchanges in flight and queued: past it bodies stop growing and are marked
-// Truncated (Stats.Trimmed). So a slow or stalled database costs recorded
-// exchanges, never latency, and memory stays bounded whatever the traffic.
+// forwarding path. They take one uncontended per-exchange mutex, copy the
+// request and response heads as they passed (into one buffer; they are
+// parsed only when someone reads the exchange), copy at most
+// Options.BodyCap bytes of each body into a buffer of the exchange's own
+// (sized once at the Content-Length when the head gives one, else doubling,
+// never past the cap; buffers of the full cap are pooled and reused once
+// stored), and count the rest. A body past the cap costs nothing more
+// (BenchmarkRecorder_Exchange). End hands the finished exchange to a
+// bounded queue with a non-blocking send; if the queue is full the exchange
+// is dropped and counted (Stats.Dropped), never waited for. A global budget
+// (Options.MemoryLimit) bounds the body bytes held by all exchanges in
+// flight and queued: past it bodies stop growing and are marked Truncated
+// (Stats.Trimmed). So a slow or stalled database costs recorded exchanges,
+// never latency, and memory stays bounded whatever the traffic.
 //
 // One goroutine per Recorder (run) drains the queue, hands exchanges to the
-// Sink in batches of up to 256 (one SQLite transaction each), parses
-// Server-Timing, and calls Options.OnStored. Sink failures and drops are
+// Sink in batches of up to 1024 (one SQLite transaction each), and calls
+// Options.OnStored. It gathers a batch for batchLinger after its first
+// exchange without listening to the queue, so a batch costs it one wake-up. Sink failures and drops are
 // logged at Warn, at most once every 10 s with counts.
 //
 // An exchange that ends Upgraded (WebSocket) is recorded with its 101 and
@@ -42,8 +44,9 @@
 // # Storage: the Sink interface, and a deliberate exception to STYLE
 //
 // The Recorder reads and writes through the small Sink interface (Add, List,
-// Get). DB (sqlite.go, migrate.go, migrations/) is its SQLite implementation,
-// in a database file of its own with embedded migrations. STYLE says
+// Get). DB (sqlite.go, codec.go, migrate.go, migrations/, legacy.go) is its
+// implementation, in a SQLite file of its own with embedded migrations and a
+// folder of segment files. STYLE says
 // internal/store is the only importer of the SQL driver: this package
 // importing modernc.org/sqlite is a deliberate, temporary exception, so that
 // the inspector could be built while internal/store was someone else's. DB
@@ -51,19 +54,21 @@
 // migration rules as store.Store); store would then import this package for
 // the Exchange and Filter types (inspect imports neither store nor engine,
 // so there is no cycle), and the engine would pass the store's
-// implementation as Options.Sink. Nothing outside sqlite.go and migrate.go
-// knows SQL.
+// implementation as Options.Sink. Nothing outside sqlite.go, legacy.go and
+// migrate.go knows SQL.
 //
 // DB keeps a bounded history: after each Add the oldest exchanges are
 // evicted until at most DBOptions.MaxExchanges remain (default 10,000) and
 // their kept bodies total at most DBOptions.MaxBodyBytes (default 256 MiB).
-// An exchange is one row, its bodies and frames its last columns: one
-// INSERT per exchange, and listing and eviction never read a body (SQLite
-// stops reading a row at the last column asked for, before the bodies'
-// overflow pages). The totals are counted once at open and then kept in memory by each write
-// transaction, so checking the bounds costs no query.
-// IDs are never reused. A replay's ReplayOf may name an exchange evicted
-// since. Recorded traffic holds credentials: the file is created 0600.
+// It stores a batch as one segment (codec.go, sqlite.go): a row of meta
+// records (everything but the bodies, the heads as the proxy passed them)
+// and a file of body records beside the database (inspect.bodies/), so one
+// INSERT and a few writes per batch rather than a row per exchange. The
+// meta records of the kept exchanges are also its index in memory (a few
+// hundred bytes each): List and eviction read no row, Get reads one body
+// record. IDs are never reused. A replay's ReplayOf may name an exchange
+// evicted since. Recorded traffic holds credentials: the files are created
+// 0600, in a 0700 folder.
 //
 // # Replay
 //

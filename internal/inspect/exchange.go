@@ -50,6 +50,12 @@ type Exchange struct {
 	// connection (nil in lists: Get returns them); FrameCount counts all.
 	Frames     []Frame `json:"frames,omitempty"`
 	FrameCount int     `json:"frameCount,omitempty"`
+
+	// rawReq and rawResp are the heads as the proxy passed them, set by
+	// the Recorder on an exchange it recorded until it is stored: then
+	// Request and Response hold only sizes, bodies and truncation, and the
+	// heads are parsed when the exchange is read (parseHeads).
+	rawReq, rawResp []byte
 }
 
 // Request is the request half of an Exchange.

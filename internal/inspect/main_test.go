@@ -110,8 +110,7 @@ func play(rec proxy.Recorder, s synth) {
 	}
 	ex := rec.Begin(&proxy.RequestHead{
 		Service: s.service, Conn: s.conn, Seq: s.seq, Remote: s.remote, Start: s.start,
-		Method: s.method, Target: s.target, Proto: "HTTP/1.1", Host: s.host,
-		Header: s.reqHeader, ContentLength: cl(s.reqBody),
+		Method: s.method, Head: reqHead(s.method, s.target, s.host, s.reqHeader), ContentLength: cl(s.reqBody),
 	})
 	if ex == nil {
 		return
@@ -122,8 +121,8 @@ func play(rec proxy.Recorder, s synth) {
 			s.respHeader = http.Header{}
 		}
 		ex.Response(&proxy.ResponseHead{
-			Start: s.start.Add(s.wait), Proto: "HTTP/1.1", Status: s.status, Reason: s.reason,
-			Header: s.respHeader, ContentLength: cl(s.respBody),
+			Start: s.start.Add(s.wait), Status: s.status, Head: respHead(s.status, s.reason, s.respHeader),
+			ContentLength: cl(s.respBody),
 		})
 		chunks(s.respBody, s.chunk, ex.ResponseBody)
 	}
@@ -192,4 +191,14 @@ func newest(t testing.TB, s Sink) Exchange {
 		t.Fatal("no exchange stored")
 	}
 	return get(t, s, exs[0].ID)
+}
+
+// reqHead is a request head as the proxy passes it to Begin.
+func reqHead(method, target, host string, h http.Header) []byte {
+	return appendRequestHead(nil, &Request{Method: method, Target: target, Proto: "HTTP/1.1", Host: host, Header: h})
+}
+
+// respHead is a response head as the proxy passes it to Response.
+func respHead(status int, reason string, h http.Header) []byte {
+	return appendResponseHead(nil, &Response{Proto: "HTTP/1.1", Status: status, Reason: reason, Header: h})
 }

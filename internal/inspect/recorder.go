@@ -25,14 +25,21 @@ const (
 )
 
 // maxBatch is the most exchanges handed to Sink.Add at once.
-const maxBatch = 256
+const maxBatch = 1024
 
 // batchLinger is how long run waits for more exchanges after the first of a
-// batch (unless a Flush asks for it sooner). One transaction per batch costs
-// a WAL write and a commit: under load, waiting a little stores many
-// exchanges for the price of one commit; when quiet, an exchange is listed
-// this much later, which no one sees.
+// batch (unless a Flush or a replay asks for it sooner). One transaction per
+// batch costs a WAL write and a commit: under load, waiting a little stores
+// many exchanges for the price of one commit; when quiet, an exchange is
+// listed this much later, which no one sees. While it waits, run listens to
+// neither the queue nor the proxy: exchanges that end meanwhile are queued
+// without waking it, so a batch costs one wake-up, not one per exchange.
 const batchLinger = 20 * time.Millisecond
+
+// respHeadRoom is the room left for the response head after the request
+// head in a recording's buffer: most response heads fit, and then an
+// exchange's heads cost one allocation.
+const respHeadRoom = 512
 
 // minGrow is the smallest body buffer allocated when the length is unknown.
 const minGrow = 512
@@ -65,9 +72,11 @@ type Options struct {
 	// DefaultReplayTimeout if 0.
 	ReplayTimeout time.Duration
 	// OnStored, if set, is called on the Recorder's goroutine after each
-	// batch of exchanges is stored, with their IDs set (replays included)
-	// and without their bodies, as List returns them: the body buffers are
-	// reused. The exchanges are the callee's. It must return quickly: the
+	// batch of exchanges is stored, with their IDs set (replays included),
+	// as summaries: without bodies (their buffers are reused), header
+	// fields and Timing, which cost most to parse and to encode and which
+	// Get returns; the request and status lines, Host and everything else
+	// are set. The exchanges are the callee's. It must return quickly: the
 	// next batch waits for it.
 	OnStored func([]*Exchange)
 	// Logger receives the package's warnings (sink failures, drops); nil
@@ -100,6 +109,7 @@ type Recorder struct {
 	log      *slog.Logger
 
 	q      chan item     // ended exchanges and Flush markers, to run
+	hurry  chan struct{} // buffer 1: a Flush or replay queued, end the linger
 	stop   chan struct{} // closed by Close: run drains q and returns
 	done   chan struct{} // closed when run has returned
 	ctx    context.Context
@@ -169,6 +179,7 @@ func New(o Options) (*Recorder, error) {
 		memLimit: o.MemoryLimit,
 		log:      log,
 		q:        make(chan item, o.QueueLen),
+		hurry:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		ctx:      ctx,
@@ -217,6 +228,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
 	case r.q <- item{flushed: done}:
+		r.hasten()
 	case <-r.stop:
 		return ErrClosed
 	case <-ctx.Done():
@@ -252,20 +264,12 @@ func (r *Recorder) Begin(req *proxy.RequestHead) proxy.Exchange {
 		return nil
 	}
 	rec := &recording{r: r, bufs: r.bufs.Load(), reqHint: req.ContentLength}
-	rec.ex = Exchange{
-		Service: req.Service,
-		Conn:    req.Conn,
-		Seq:     req.Seq,
-		Remote:  req.Remote,
-		Start:   req.Start,
-		Request: Request{
-			Method: req.Method,
-			Target: req.Target,
-			Proto:  req.Proto,
-			Host:   req.Host,
-			Header: req.Header, // ours after the call (proxy.Recorder contract)
-		},
-	}
+	rec.ex = Exchange{Service: req.Service, Conn: req.Conn, Seq: req.Seq, Remote: req.Remote, Start: req.Start}
+	// The heads are kept as they passed, parsed only when read: one
+	// buffer, with room for a usual response head after the request's.
+	n := len(req.Head)
+	rec.heads = append(make([]byte, 0, n+respHeadRoom), req.Head...)
+	rec.ex.rawReq = rec.heads[:n:n]
 	return rec
 }
 
@@ -280,6 +284,7 @@ type recording struct {
 	// must not touch buffers that run is reading.
 	mu       sync.Mutex
 	ex       Exchange
+	heads    []byte // the request head, then the response head if it fits
 	req      capture
 	resp     capture
 	reqHint  int64 // Content-Length of the request, -1 if unknown
@@ -337,10 +342,9 @@ func (rec *recording) Response(resp *proxy.ResponseHead) {
 	rec.mu.Lock()
 	if !rec.ended {
 		rec.ex.FirstByte = resp.Start
-		rec.ex.Response.Proto = resp.Proto
-		rec.ex.Response.Status = resp.Status
-		rec.ex.Response.Reason = resp.Reason
-		rec.ex.Response.Header = resp.Header
+		n := len(rec.heads)
+		rec.heads = append(rec.heads, resp.Head...)
+		rec.ex.rawResp = rec.heads[n:len(rec.heads):len(rec.heads)]
 		rec.respHint = resp.ContentLength
 	}
 	rec.mu.Unlock()
@@ -446,6 +450,15 @@ func (r *Recorder) reserve(n int64) bool {
 	return true
 }
 
+// hasten ends run's linger early: something that waits for its batch was
+// queued. A hurry left over ends a later linger early, which is harmless.
+func (r *Recorder) hasten() {
+	select {
+	case r.hurry <- struct{}{}:
+	default:
+	}
+}
+
 // enqueue hands an ended exchange to run, or drops it if the queue is full.
 // It never blocks.
 func (r *Recorder) enqueue(ex *Exchange, held int64) {
@@ -542,19 +555,10 @@ func (r *Recorder) writeBatch(first item) {
 	add(first)
 	if first.flushed == nil {
 		timer := time.NewTimer(batchLinger)
-	linger:
-		for len(batch) < maxBatch {
-			select {
-			case it := <-r.q:
-				add(it)
-				if it.flushed != nil {
-					break linger
-				}
-			case <-timer.C:
-				break linger
-			case <-r.stop:
-				break linger
-			}
+		select {
+		case <-timer.C:
+		case <-r.hurry:
+		case <-r.stop:
 		}
 		timer.Stop()
 	}
@@ -579,9 +583,6 @@ func (r *Recorder) store(batch []*Exchange, held int64) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	for _, ex := range batch {
-		ex.Timing = ParseServerTiming(ex.Response.Header.Values("Server-Timing"))
-	}
 	err := r.sink.Add(r.ctx, batch)
 	r.held.Add(-held)
 	for _, ex := range batch {
@@ -595,6 +596,9 @@ func (r *Recorder) store(batch []*Exchange, held int64) error {
 	}
 	r.stored.Add(uint64(len(batch)))
 	if r.opts.OnStored != nil {
+		for _, ex := range batch {
+			summarize(ex)
+		}
 		r.opts.OnStored(batch)
 	}
 	return nil

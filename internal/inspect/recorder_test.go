@@ -40,7 +40,8 @@ func TestRecorder_Records(t *testing.T) {
 		ID: got.ID, Service: "api", Conn: 3, Seq: 2, Remote: "127.0.0.1:51234",
 		Request: Request{
 			Method: "POST", Target: "/api/items?draft=1", Proto: "HTTP/1.1", Host: "localhost:8000",
-			Header: http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"abc"}},
+			// The head as received: Host is one of its fields.
+			Header: http.Header{"Content-Type": {"application/json"}, "Host": {"localhost:8000"}, "X-Request-Id": {"abc"}},
 			Body:   reqBody, Size: int64(len(reqBody)),
 		},
 		Response: Response{
@@ -152,10 +153,10 @@ func TestRecorder_SetBodyCap(t *testing.T) {
 		t.Fatalf("BodyCap() = %d, want the default %d", r.BodyCap(), DefaultBodyCap)
 	}
 	body := bytes.Repeat([]byte("x"), 100)
-	inFlight := r.Begin(&proxy.RequestHead{Method: "GET", Target: "/old", Header: http.Header{}, ContentLength: -1})
+	inFlight := r.Begin(&proxy.RequestHead{Method: "GET", Head: reqHead("GET", "/old", "", nil), ContentLength: -1})
 	r.SetBodyCap(10)
 	play(r, synth{target: "/ten", status: 200, respBody: body})
-	inFlight.Response(&proxy.ResponseHead{Status: 200, ContentLength: -1})
+	inFlight.Response(&proxy.ResponseHead{Status: 200, Head: respHead(200, "", nil), ContentLength: -1})
 	inFlight.ResponseBody(body)
 	inFlight.End(&proxy.ExchangeEnd{End: time.Now(), ResponseBytes: 100})
 	r.SetBodyCap(-1)
@@ -196,8 +197,8 @@ func TestRecorder_LargeBodyAllocatesOnlyTheCap(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRecorder(t, Options{})
-			ex := r.Begin(&proxy.RequestHead{Service: "web", Method: "GET", Target: "/big", Start: t0, Header: http.Header{}})
-			ex.Response(&proxy.ResponseHead{Start: t0, Status: 200, Header: http.Header{}, ContentLength: tt.length})
+			ex := r.Begin(&proxy.RequestHead{Service: "web", Method: "GET", Start: t0, Head: reqHead("GET", "/big", "", nil)})
+			ex.Response(&proxy.ResponseHead{Start: t0, Status: 200, Head: respHead(200, "", nil), ContentLength: tt.length})
 
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -230,8 +231,8 @@ func TestRecorder_MemoryLimit(t *testing.T) {
 	r := newRecorder(t, Options{BodyCap: 1000, MemoryLimit: 1500})
 	body := bytes.Repeat([]byte("a"), 1000)
 	// Two exchanges in flight at once: the second finds the budget spent.
-	first := r.Begin(&proxy.RequestHead{Method: "POST", Target: "/1", Start: t0, Header: http.Header{}, ContentLength: 1000})
-	second := r.Begin(&proxy.RequestHead{Method: "POST", Target: "/2", Start: t0, Header: http.Header{}, ContentLength: 1000})
+	first := r.Begin(&proxy.RequestHead{Method: "POST", Start: t0, Head: reqHead("POST", "/1", "", nil), ContentLength: 1000})
+	second := r.Begin(&proxy.RequestHead{Method: "POST", Start: t0, Head: reqHead("POST", "/2", "", nil), ContentLength: 1000})
 	first.RequestBody(body)
 	second.RequestBody(body)
 	if s := r.Stats(); s.Buffered > 1500 || s.Trimmed != 1 {
@@ -256,7 +257,7 @@ func TestRecorder_MemoryLimit(t *testing.T) {
 // buffer that the Recorder's goroutine is storing.
 func TestRecorder_CallsAfterEndAreIgnored(t *testing.T) {
 	r := newRecorder(t, Options{})
-	ex := r.Begin(&proxy.RequestHead{Method: "POST", Target: "/", Start: t0, Header: http.Header{}, ContentLength: -1})
+	ex := r.Begin(&proxy.RequestHead{Method: "POST", Start: t0, Head: reqHead("POST", "/", "", nil), ContentLength: -1})
 	ex.RequestBody([]byte("kept"))
 	ex.End(&proxy.ExchangeEnd{End: t0, RequestBytes: 4})
 	ex.RequestBody([]byte(" late"))
@@ -284,8 +285,8 @@ func TestRecorder_ConcurrentConnections(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for s := range perConn {
-				ex := r.Begin(&proxy.RequestHead{Service: "web", Conn: uint64(c + 1), Seq: s + 1, Method: "POST", Target: "/", Start: t0, Header: http.Header{}, ContentLength: -1})
-				ex.Response(&proxy.ResponseHead{Start: t0, Status: 200, Header: http.Header{}, ContentLength: -1})
+				ex := r.Begin(&proxy.RequestHead{Service: "web", Conn: uint64(c + 1), Seq: s + 1, Method: "POST", Start: t0, Head: reqHead("POST", "/", "", nil), ContentLength: -1})
+				ex.Response(&proxy.ResponseHead{Start: t0, Status: 200, Head: respHead(200, "", nil), ContentLength: -1})
 				var both sync.WaitGroup
 				both.Add(2)
 				go func() {

@@ -311,6 +311,7 @@ func (r *Recorder) storeNow(ctx context.Context, ex *Exchange) (int64, error) {
 	done := make(chan error, 1)
 	select {
 	case r.q <- item{ex: ex, flushed: done}:
+		r.hasten()
 	case <-r.stop:
 		return 0, ErrClosed
 	case <-ctx.Done():

@@ -38,7 +38,7 @@ func startService(t *testing.T, r **Recorder) *service {
 		sn := seen{method: req.Method, uri: req.RequestURI, host: req.Host, body: string(b), header: req.Header.Clone()}
 		// Were this port inspected, the proxy would report this request with
 		// the client's address: the Recorder must skip its own replays.
-		sn.ownSkipped = (*r).Begin(&proxy.RequestHead{Remote: req.RemoteAddr, Method: req.Method, Target: req.RequestURI, Header: http.Header{}}) == nil
+		sn.ownSkipped = (*r).Begin(&proxy.RequestHead{Remote: req.RemoteAddr, Method: req.Method, Head: reqHead(req.Method, req.RequestURI, req.Host, nil)}) == nil
 		s.mu.Lock()
 		s.seen = append(s.seen, sn)
 		s.mu.Unlock()

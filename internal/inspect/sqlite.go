@@ -6,15 +6,18 @@ package inspect
 // internal/store unchanged but for the package name.
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +38,9 @@ const (
 const (
 	busyTimeout = 5 * time.Second
 	maxReaders  = 4
-	// walLimit is the size the WAL file is truncated to after a checkpoint:
-	// bodies pass through it, and it would otherwise keep its largest size.
-	walLimit = 64 << 20
+	// walLimit is the size the WAL file is truncated to after a
+	// checkpoint: it would otherwise keep its largest size.
+	walLimit = 16 << 20
 )
 
 // DBOptions bound the history a DB keeps.
@@ -49,26 +52,60 @@ type DBOptions struct {
 	MaxBodyBytes int64
 }
 
-// DB is a Sink in a SQLite file. It keeps a bounded history: after every
-// Add, the oldest exchanges are evicted until at most MaxExchanges remain
-// and their bodies total at most MaxBodyBytes (the newest exchange is always
-// kept, however large). It is safe for concurrent use.
+// DB is a Sink in a SQLite file and a folder of segment files beside it. It
+// keeps a bounded history: after every Add, the oldest exchanges are evicted
+// until at most MaxExchanges remain and their bodies total at most
+// MaxBodyBytes (the newest exchange is always kept, however large). It is
+// safe for concurrent use.
+//
+// Exchanges are stored in segments, one per Add (or per segmentBytes of
+// bodies), named by the ID of their first exchange: a row holding the
+// segment's meta records (codec.go: everything but the bodies, the heads as
+// they passed), and a file holding its body records, written through a
+// buffer so that small bodies cost no system call each and large ones are
+// not copied again. So a batch costs one INSERT and a few writes, not a
+// row per exchange with its bodies through SQLite's pages and WAL. The meta
+// records of every kept exchange stay in memory as the index (a few hundred
+// bytes each): List reads nothing unless it searches bodies, and Get reads
+// one body record. A segment goes, row and file, once all its exchanges are
+// evicted.
+//
+// The file is written and closed before the row commits; a crash between
+// the two leaves a file without a row, which the next open deletes. Neither
+// is synced (as the database's synchronous=NORMAL): a crash of the machine
+// may lose the last bodies, and Get then returns their exchange without them.
 type DB struct {
-	w *sql.DB // the single writer connection
-	r *sql.DB // read-only connections
-
+	w            *sql.DB    // the single writer connection
+	r            *sql.DB    // read-only connections
+	dir          string     // the segment files: <name>.bodies beside the database
+	wmu          sync.Mutex // serializes add: held across its transaction
 	maxExchanges int64
 	maxBodyBytes int64
 
-	// The history's totals, kept by the writer (write holds mu around each
-	// transaction, so they change only with a commit).
-	mu        sync.Mutex
-	count     int64 // exchanges kept
-	bodyBytes int64 // their body_bytes
+	// mu guards the index. Readers take a snapshot of entries under it
+	// and scan it without: add only appends past a snapshot's length and
+	// drops from the front, never changing an element in place.
+	mu        sync.RWMutex
+	entries   []entry       // kept exchanges, oldest (lowest ID) first
+	segLeft   map[int64]int // segment → how many of entries are in it
+	bodyBytes int64         // the kept body records' bytes
+	nextID    int64
 
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// entry is one kept exchange in the index.
+type entry struct {
+	id   int64
+	seg  int64  // the segment that holds it
+	meta []byte // its meta record
+	kept int64  // its body record's bytes
+}
+
+// segmentBytes is the size of body records past which an add starts
+// another segment: the granularity at which disk space is given back.
+const segmentBytes = 16 << 20
 
 var _ Sink = (*DB)(nil)
 
@@ -125,7 +162,15 @@ func openDB(path string, o DBOptions) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{w: w, maxExchanges: int64(o.MaxExchanges), maxBodyBytes: o.MaxBodyBytes}
+	d := &DB{
+		w: w, dir: strings.TrimSuffix(abs, filepath.Ext(abs)) + ".bodies",
+		maxExchanges: int64(o.MaxExchanges), maxBodyBytes: o.MaxBodyBytes,
+		segLeft: map[int64]int{}, nextID: 1,
+	}
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		w.Close()
+		return nil, err
+	}
 
 	ctx := context.Background()
 	var mode string
@@ -141,11 +186,15 @@ func openDB(path string, o DBOptions) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := w.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(body_bytes), 0) FROM exchanges`).Scan(&d.count, &d.bodyBytes); err != nil {
+	if err := d.load(ctx); err != nil {
 		w.Close()
 		return nil, err
 	}
-	if err := d.write(ctx, d.evict); err != nil {
+	if err := d.importRows(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("move exchanges into segments: %w", err)
+	}
+	if err := d.add(ctx, nil); err != nil { // evicts what o's bounds exclude
 		w.Close()
 		return nil, fmt.Errorf("evict: %w", err)
 	}
@@ -174,40 +223,90 @@ func (d *DB) Close() error {
 	return d.closeErr
 }
 
-// write runs fn in a write transaction on the single writer connection and
-// commits it if fn returns nil. fn works on a copy of the totals, which
-// replaces them once the transaction has committed.
-func (d *DB) write(ctx context.Context, fn func(context.Context, *sql.Tx, *totals) error) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	tx, err := d.w.BeginTx(ctx, nil)
+// load reads every segment's meta records into the index.
+func (d *DB) load(ctx context.Context) error {
+	rows, err := d.w.QueryContext(ctx, `SELECT id, metas FROM segments ORDER BY id`)
 	if err != nil {
 		return err
 	}
-	t := totals{count: d.count, bodyBytes: d.bodyBytes}
-	if err := fn(ctx, tx, &t); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seg   int64
+			metas []byte
+		)
+		if err := rows.Scan(&seg, &metas); err != nil {
+			return err
+		}
+		es, err := splitMetas(seg, metas)
+		if err != nil {
+			return fmt.Errorf("segment %d: %w", seg, err)
+		}
+		d.keep(seg, es)
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	return d.removeOrphans()
+}
+
+// removeOrphans deletes the segment files that have no row: written by an
+// add that did not commit, or left by an eviction cut short.
+func (d *DB) removeOrphans() error {
+	names, err := os.ReadDir(d.dir)
+	if err != nil {
 		return err
 	}
-	d.count, d.bodyBytes = t.count, t.bodyBytes
+	for _, n := range names {
+		seg, err := strconv.ParseInt(strings.TrimSuffix(n.Name(), segmentExt), 10, 64)
+		if err != nil || !strings.HasSuffix(n.Name(), segmentExt) {
+			continue // not ours
+		}
+		if _, ok := d.segLeft[seg]; !ok {
+			if err := os.Remove(filepath.Join(d.dir, n.Name())); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
-// totals are the history's size during a write transaction.
-type totals struct {
-	count, bodyBytes int64
+// segmentExt ends the name of a segment file: <first ID>.seg.
+const segmentExt = ".seg"
+
+func (d *DB) segmentPath(seg int64) string {
+	return filepath.Join(d.dir, strconv.FormatInt(seg, 10)+segmentExt)
 }
 
-const insertExchange = `INSERT INTO exchanges (
-	replay_of, service, conn, seq, remote,
-	method, target, proto, host, req_header, req_size, req_truncated,
-	resp_proto, status, reason, resp_header, resp_size, resp_truncated,
-	started_at, first_byte_at, ended_at, held_ns, upgraded, error, server_timing, body_bytes,
-	backend, frame_count, req_body, resp_body, frames
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// splitMetas reads the entries of a segment's metas blob: meta records,
+// each as a byte string.
+func splitMetas(seg int64, metas []byte) ([]entry, error) {
+	var es []entry
+	dec := decoder{b: metas}
+	for len(dec.b) > 0 {
+		rec := dec.bytes()
+		if dec.err != nil {
+			return nil, dec.err
+		}
+		var m meta
+		if err := decodeMeta(rec, &m); err != nil {
+			return nil, err
+		}
+		es = append(es, entry{id: m.ex.ID, seg: seg, meta: rec, kept: int64(m.bodyLen)})
+	}
+	return es, nil
+}
+
+// keep adds es, the entries of segment seg, to the index. d.mu must be held
+// for writing, or d not yet shared.
+func (d *DB) keep(seg int64, es []entry) {
+	d.entries = append(d.entries, es...)
+	d.segLeft[seg] += len(es)
+	for _, e := range es {
+		d.bodyBytes += e.kept
+		d.nextID = max(d.nextID, e.id+1)
+	}
+}
 
 // Add implements Sink: it stores exs in one transaction, then evicts the
 // oldest exchanges beyond the bounds.
@@ -215,225 +314,239 @@ func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 	if len(exs) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(exs))
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx, t *totals) error {
-		ins, err := tx.PrepareContext(ctx, insertExchange)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for i, ex := range exs {
-			frames, err := framesJSON(ex.Frames)
-			if err != nil {
-				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
-			}
-			frameBytes := 0
-			if len(ex.Frames) > 0 {
-				frameBytes = len(frames)
-			}
-			kept := int64(len(ex.Request.Body) + len(ex.Response.Body) + frameBytes)
-			args, err := exchangeArgs(ex, kept)
-			if err != nil {
-				return fmt.Errorf("exchange %s %s: %w", ex.Request.Method, ex.Request.Target, err)
-			}
-			args = append(args, nonNilBytes(ex.Request.Body), nonNilBytes(ex.Response.Body), frames)
-			res, err := ins.ExecContext(ctx, args...)
-			if err != nil {
-				return err
-			}
-			if ids[i], err = res.LastInsertId(); err != nil {
-				return err
-			}
-			t.count++
-			t.bodyBytes += kept
-		}
-		return d.evict(ctx, tx, t)
-	})
-	if err != nil {
-		return fmt.Errorf("store %d exchange(s): %w", len(exs), err)
+	for _, ex := range exs {
+		ex.ID = 0 // assigned by add
 	}
-	for i, ex := range exs {
-		ex.ID = ids[i]
+	if err := d.add(ctx, exs); err != nil {
+		for _, ex := range exs {
+			ex.ID = 0
+		}
+		return fmt.Errorf("store %d exchange(s): %w", len(exs), err)
 	}
 	return nil
 }
 
-// framesJSON encodes a WebSocket exchange's frames for their column.
-func framesJSON(fs []Frame) (string, error) {
-	if len(fs) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(fs)
-	return string(b), err
-}
+// add stores exs in segments, giving each exchange without an ID the next
+// one (an exchange imported with its ID keeps it), and evicts what is then
+// beyond the bounds, in one transaction; then it updates the index.
+func (d *DB) add(ctx context.Context, exs []*Exchange) (err error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
 
-// exchangeArgs are the columns of insertExchange; kept is what the exchange
-// counts towards the bound on body bytes.
-func exchangeArgs(ex *Exchange, kept int64) ([]any, error) {
-	reqH, err := headerJSON(ex.Request.Header)
-	if err != nil {
-		return nil, err
+	type segment struct {
+		id    int64
+		metas []byte
+		spans [][2]int // each meta record's place in metas
+		first int      // its first exchange's index in added
+		size  int      // bytes written to its file
+		f     *os.File
+		w     *bufio.Writer
 	}
-	respH, err := headerJSON(ex.Response.Header)
-	if err != nil {
-		return nil, err
-	}
-	timing := []byte("[]")
-	if len(ex.Timing) > 0 {
-		if timing, err = json.Marshal(ex.Timing); err != nil {
-			return nil, err
+	var (
+		segs    []*segment
+		cur     *segment
+		added   = make([]entry, 0, len(exs))
+		scratch []byte
+	)
+	closeFile := func(sg *segment) error {
+		if sg.f == nil {
+			return nil
 		}
-	}
-	var replayOf any
-	if ex.ReplayOf > 0 {
-		replayOf = ex.ReplayOf
-	}
-	return []any{
-		replayOf, ex.Service, int64(ex.Conn), ex.Seq, ex.Remote,
-		ex.Request.Method, ex.Request.Target, ex.Request.Proto, ex.Request.Host, reqH, ex.Request.Size, ex.Request.Truncated,
-		ex.Response.Proto, ex.Response.Status, ex.Response.Reason, respH, ex.Response.Size, ex.Response.Truncated,
-		dbTime(ex.Start), dbTime(ex.FirstByte), dbTime(ex.End), int64(ex.Held), ex.Upgraded, ex.Error, string(timing),
-		kept, ex.Backend, ex.FrameCount,
-	}, nil
-}
-
-// evict deletes the oldest exchanges until the bounds hold, never the
-// newest one, and updates t.
-func (d *DB) evict(ctx context.Context, tx *sql.Tx, t *totals) error {
-	over := func() bool { return t.count > 1 && (t.count > d.maxExchanges || t.bodyBytes > d.maxBodyBytes) }
-	if !over() {
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, body_bytes FROM exchanges ORDER BY id`)
-	if err != nil {
+		err := errors.Join(sg.w.Flush(), sg.f.Close())
+		sg.f = nil
 		return err
 	}
-	var cutoff int64
-	for over() && rows.Next() {
-		var bb int64
-		if err := rows.Scan(&cutoff, &bb); err != nil {
-			rows.Close()
+	defer func() {
+		if err != nil {
+			for _, sg := range segs {
+				closeFile(sg)
+				os.Remove(d.segmentPath(sg.id))
+			}
+		}
+	}()
+	next := d.nextID
+	for _, ex := range exs {
+		if ex.ID == 0 {
+			ex.ID = next
+		}
+		next = max(next, ex.ID+1)
+		if cur == nil || cur.size >= segmentBytes {
+			if cur != nil {
+				if err := closeFile(cur); err != nil {
+					return err
+				}
+			}
+			cur = &segment{id: ex.ID, first: len(added)}
+			segs = append(segs, cur)
+			if cur.f, err = os.OpenFile(d.segmentPath(cur.id), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+				return err
+			}
+			cur.w = bufio.NewWriterSize(cur.f, 64<<10)
+		}
+		off := cur.size
+		n, err := writeBody(cur.w, ex)
+		if err != nil {
 			return err
 		}
-		t.count--
-		t.bodyBytes -= bb
+		cur.size += n
+		scratch = appendMeta(scratch[:0], ex, ex.rawReq, ex.rawResp, off, n)
+		cur.metas = appendBytes(cur.metas, scratch)
+		cur.spans = append(cur.spans, [2]int{len(cur.metas) - len(scratch), len(cur.metas)})
+		added = append(added, entry{id: ex.ID, seg: cur.id, kept: int64(n)})
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+	if cur != nil {
+		if err := closeFile(cur); err != nil {
+			return err
+		}
+	}
+
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM exchanges WHERE id <= ?`, cutoff)
-	return err
+	defer tx.Rollback() // after Commit: a no-op
+	for _, sg := range segs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO segments (id, metas, size) VALUES (?, ?, ?)`, sg.id, sg.metas, sg.size); err != nil {
+			return err
+		}
+		for i, span := range sg.spans {
+			added[sg.first+i].meta = sg.metas[span[0]:span[1]:span[1]]
+		}
+	}
+
+	// Evict from the oldest, never the newest, until the bounds hold; a
+	// segment goes once none of its exchanges is kept.
+	kept := len(d.entries) + len(added)
+	bodyBytes := d.bodyBytes
+	for _, e := range added {
+		bodyBytes += e.kept
+	}
+	at := func(i int) *entry {
+		if i < len(d.entries) {
+			return &d.entries[i]
+		}
+		return &added[i-len(d.entries)]
+	}
+	left := map[int64]int{}
+	for _, e := range added {
+		left[e.seg]++
+	}
+	var gone []int64
+	evicted := 0
+	for kept-evicted > 1 && (int64(kept-evicted) > d.maxExchanges || bodyBytes > d.maxBodyBytes) {
+		e := at(evicted)
+		evicted++
+		bodyBytes -= e.kept
+		left[e.seg]--
+		if d.segLeft[e.seg]+left[e.seg] == 0 {
+			gone = append(gone, e.seg)
+		}
+	}
+	for _, seg := range gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM segments WHERE id = ?`, seg); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, seg := range gone {
+		os.Remove(d.segmentPath(seg)) // if this fails, the next open removes it
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.entries = append(d.entries, added...)
+	for _, e := range added {
+		d.segLeft[e.seg]++
+	}
+	for _, e := range d.entries[:evicted] {
+		if d.segLeft[e.seg]--; d.segLeft[e.seg] == 0 {
+			delete(d.segLeft, e.seg)
+		}
+	}
+	d.entries = d.entries[evicted:]
+	if cap(d.entries) > 2*len(d.entries)+1024 {
+		d.entries = slices.Clip(slices.Clone(d.entries)) // let go of the evicted ones' array
+	}
+	d.bodyBytes = bodyBytes
+	d.nextID = next
+	return nil
 }
 
-const exchangeColumns = `e.id, e.replay_of, e.service, e.conn, e.seq, e.remote,
-	e.method, e.target, e.proto, e.host, e.req_header, e.req_size, e.req_truncated,
-	e.resp_proto, e.status, e.reason, e.resp_header, e.resp_size, e.resp_truncated,
-	e.started_at, e.first_byte_at, e.ended_at, e.held_ns, e.upgraded, e.error, e.server_timing,
-	e.backend, e.frame_count`
+
+// snapshot returns the index as it is: entries, oldest first, that the
+// caller may read without a lock.
+func (d *DB) snapshot() []entry {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.entries[:len(d.entries):len(d.entries)]
+}
 
 // List implements Sink.
 func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 	if err := f.validate(); err != nil {
 		return nil, fmt.Errorf("list exchanges: %w", err)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	cond := func(c string, a ...any) {
-		where = append(where, c)
-		args = append(args, a...)
-	}
-	if f.Service != "" {
-		cond(`e.service = ?`, f.Service)
-	}
-	if f.Method != "" {
-		cond(`upper(e.method) = ?`, strings.ToUpper(f.Method))
-	}
-	if f.StatusClass > 0 {
-		cond(`e.status BETWEEN ? AND ?`, f.StatusClass*100, f.StatusClass*100+99)
-	}
-	if f.PathContains != "" {
-		cond(`instr(e.target, ?) > 0`, f.PathContains)
-	}
-	if f.Header != "" {
-		name, value, hasValue := strings.Cut(f.Header, ":")
-		name = strings.ToLower(strings.TrimSpace(name))
-		value = strings.ToLower(strings.TrimSpace(value))
-		match := `SELECT 1 FROM json_each(%s) h WHERE lower(h.key) = ?`
-		hargs := []any{name}
-		if hasValue {
-			match = `SELECT 1 FROM json_each(%s) h, json_each(h.value) v WHERE lower(h.key) = ? AND instr(lower(v.value), ?) > 0`
-			hargs = append(hargs, value)
-		}
-		cond(`(EXISTS (`+fmt.Sprintf(match, "e.req_header")+`) OR EXISTS (`+fmt.Sprintf(match, "e.resp_header")+`))`,
-			append(hargs, hargs...)...)
-	}
-	if f.BodyContains != "" {
-		b := []byte(f.BodyContains) // a BLOB, so that instr compares bytes
-		cond(`(instr(e.req_body, ?) > 0 OR instr(e.resp_body, ?) > 0)`, b, b)
-	}
-	if f.ReplayOf > 0 {
-		cond(`e.replay_of = ?`, f.ReplayOf)
-	}
-	if f.BeforeID > 0 {
-		cond(`e.id < ?`, f.BeforeID)
-	}
-	if f.AfterID > 0 {
-		cond(`e.id > ?`, f.AfterID)
-	}
-	q := `SELECT ` + exchangeColumns + ` FROM exchanges e`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ORDER BY e.id DESC`
 	limit := f.Limit
 	if limit == 0 {
 		limit = DefaultListLimit
 	}
-	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := d.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list exchanges: %w", err)
-	}
-	defer rows.Close()
+	match := newMatcher(f)
+	files := segmentFiles{d: d}
+	defer files.close()
 	var out []Exchange
-	for rows.Next() {
-		var ex Exchange
-		if err := scanExchange(rows, &ex); err != nil {
+	es := d.snapshot()
+	for i := len(es) - 1; i >= 0 && (limit < 0 || len(out) < limit); i-- {
+		e := &es[i]
+		if f.AfterID > 0 && e.id <= f.AfterID {
+			break
+		}
+		if f.BeforeID > 0 && e.id >= f.BeforeID {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("list exchanges: %w", err)
 		}
-		out = append(out, ex)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list exchanges: %w", err)
+		var m meta
+		if err := decodeMeta(e.meta, &m); err != nil {
+			return nil, fmt.Errorf("list exchanges: exchange %d: %w", e.id, err)
+		}
+		ex, ok, err := match.match(&m, func() ([]byte, error) { return files.read(e.seg, &m) })
+		if err != nil {
+			return nil, fmt.Errorf("list exchanges: exchange %d: %w", e.id, err)
+		}
+		if ok {
+			out = append(out, ex)
+		}
 	}
 	return out, nil
 }
 
-// Get implements Sink.
+// Get implements Sink. An exchange whose body record was lost (a crash of
+// the machine before the system wrote it) is returned without bodies,
+// marked truncated.
 func (d *DB) Get(ctx context.Context, id int64) (Exchange, error) {
-	row := d.r.QueryRowContext(ctx, `SELECT `+exchangeColumns+`, e.req_body, e.resp_body, e.frames
-		FROM exchanges e WHERE e.id = ?`, id)
-	var ex Exchange
-	var frames string
-	err := scanExchange(row, &ex, &ex.Request.Body, &ex.Response.Body, &frames)
-	if len(ex.Request.Body) == 0 {
-		ex.Request.Body = nil
+	es := d.snapshot()
+	i, found := slices.BinarySearchFunc(es, id, func(e entry, id int64) int { return cmp.Compare(e.id, id) })
+	if !found {
+		return Exchange{}, fmt.Errorf("get exchange %d: %w", id, ErrNotFound)
 	}
-	if len(ex.Response.Body) == 0 {
-		ex.Response.Body = nil
+	var m meta
+	if err := decodeMeta(es[i].meta, &m); err != nil {
+		return Exchange{}, fmt.Errorf("get exchange %d: %w", id, err)
 	}
-	if err == nil && frames != "[]" {
-		if err = json.Unmarshal([]byte(frames), &ex.Frames); err != nil {
-			err = fmt.Errorf("frames: %w", err)
-		}
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		err = ErrNotFound
+	ex := m.exchange()
+	files := segmentFiles{d: d}
+	defer files.close()
+	rec, err := files.read(es[i].seg, &m)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		ex.Request.Truncated = ex.Request.Size > 0
+		ex.Response.Truncated = ex.Response.Size > 0
+		return ex, nil
+	case err == nil:
+		err = decodeBody(rec, &ex)
 	}
 	if err != nil {
 		return Exchange{}, fmt.Errorf("get exchange %d: %w", id, err)
@@ -441,113 +554,43 @@ func (d *DB) Get(ctx context.Context, id int64) (Exchange, error) {
 	return ex, nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanExchange(s scanner, ex *Exchange, extra ...any) error {
-	var (
-		replayOf                sql.NullInt64
-		conn                    int64
-		reqH, respH, timing     string
-		start, firstByte, ended sql.NullInt64
-		held                    int64
-	)
-	dest := append([]any{
-		&ex.ID, &replayOf, &ex.Service, &conn, &ex.Seq, &ex.Remote,
-		&ex.Request.Method, &ex.Request.Target, &ex.Request.Proto, &ex.Request.Host, &reqH, &ex.Request.Size, &ex.Request.Truncated,
-		&ex.Response.Proto, &ex.Response.Status, &ex.Response.Reason, &respH, &ex.Response.Size, &ex.Response.Truncated,
-		&start, &firstByte, &ended, &held, &ex.Upgraded, &ex.Error, &timing,
-		&ex.Backend, &ex.FrameCount,
-	}, extra...)
-	if err := s.Scan(dest...); err != nil {
-		return err
-	}
-	ex.ReplayOf = replayOf.Int64
-	ex.Conn = uint64(conn)
-	ex.Start, ex.FirstByte, ex.End = goTime(start), goTime(firstByte), goTime(ended)
-	ex.Held = time.Duration(held)
-	if err := json.Unmarshal([]byte(reqH), &ex.Request.Header); err != nil {
-		return fmt.Errorf("exchange %d: request header: %w", ex.ID, err)
-	}
-	if err := json.Unmarshal([]byte(respH), &ex.Response.Header); err != nil {
-		return fmt.Errorf("exchange %d: response header: %w", ex.ID, err)
-	}
-	if timing != "[]" {
-		if err := json.Unmarshal([]byte(timing), &ex.Timing); err != nil {
-			return fmt.Errorf("exchange %d: server timing: %w", ex.ID, err)
-		}
-	}
-	return nil
+// segmentFiles reads body records, keeping the last segment file it opened
+// open for the next read.
+type segmentFiles struct {
+	d   *DB
+	seg int64
+	f   *os.File
 }
 
-// headerJSON encodes h as a JSON object of arrays, names sorted. It is
-// on the path of every stored exchange, so it skips reflection.
-func headerJSON(h http.Header) (string, error) {
-	if len(h) == 0 {
-		return "{}", nil
-	}
-	names := make([]string, 0, len(h))
-	size := 2
-	for name, vs := range h {
-		names = append(names, name)
-		size += len(name) + 6
-		for _, v := range vs {
-			size += len(v) + 3
+// read returns m's body record from segment seg. It wraps ErrNotFound if
+// the segment was evicted since m was seen, and io.ErrUnexpectedEOF if the
+// file ends before the record.
+func (sf *segmentFiles) read(seg int64, m *meta) ([]byte, error) {
+	if sf.f == nil || sf.seg != seg {
+		sf.close()
+		f, err := os.Open(sf.d.segmentPath(seg))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (evicted)", ErrNotFound)
 		}
-	}
-	slices.Sort(names)
-	b := make([]byte, 0, size)
-	b = append(b, '{')
-	for i, name := range names {
-		if i > 0 {
-			b = append(b, ',')
+		if err != nil {
+			return nil, err
 		}
-		b = appendJSONString(b, name)
-		b = append(b, ':', '[')
-		for j, v := range h[name] {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, v)
-		}
-		b = append(b, ']')
+		sf.f, sf.seg = f, seg
 	}
-	b = append(b, '}')
-	return string(b), nil
+	rec := make([]byte, m.bodyLen)
+	n, err := sf.f.ReadAt(rec, int64(m.bodyOff))
+	if n == len(rec) {
+		return rec, nil
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, fmt.Errorf("body record of %d bytes at %d: %w", m.bodyLen, m.bodyOff, err)
 }
 
-// appendJSONString appends s as a JSON string: plain ASCII as it is,
-// anything else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
+func (sf *segmentFiles) close() {
+	if sf.f != nil {
+		sf.f.Close()
+		sf.f = nil
 	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-func nonNilBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// dbTime converts t for storage: nanoseconds since the epoch, NULL if zero.
-func dbTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixNano()
-}
-
-// goTime converts a stored time back; NULL is the zero time.
-func goTime(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
 }

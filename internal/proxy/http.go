@@ -5,9 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/textproto"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -43,10 +41,18 @@ type observer struct {
 	backend  string    // the backend connection's address
 	dialed   time.Time // when it was opened
 	reused   bool      // an exchange already went over it
+
+	// Reused from exchange to exchange, so that following one allocates
+	// nothing: the pendings of ended exchanges, and what the Recorder's
+	// methods are passed (valid only during the call).
+	free     []*pending
+	reqHead  RequestHead
+	respHead ResponseHead
+	end      ExchangeEnd
 }
 
 // pending is one exchange in flight, recorded or not: framing needs it
-// either way.
+// either way. Once ended it goes to observer.free, for a later exchange.
 type pending struct {
 	ex        Exchange // nil when the Recorder declined it
 	method    string
@@ -173,40 +179,38 @@ func (o *observer) gatherHead(ps *parser, what string, p []byte, t time.Time) (h
 	return head, rest, ok
 }
 
-// beginRequest parses a request head, calls Begin and sets up the body.
+// beginRequest reads a request head, calls Begin and sets up the body.
 func (o *observer) beginRequest(head []byte) error {
-	line, h, err := parseHead(head)
+	line, f, err := scanHead(head)
 	if err != nil {
 		return err
 	}
-	method, rest, ok1 := strings.Cut(line, " ")
-	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !strings.HasPrefix(proto, "HTTP/1.") || method == "" || target == "" {
+	method, rest, ok1 := cutByte(line, ' ')
+	target, proto, ok2 := cutByte(rest, ' ')
+	if !ok1 || !ok2 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(method) == 0 || len(target) == 0 {
 		return errors.New("not an HTTP/1.x request")
 	}
+	length, chunked, err := f.bodyLength()
+	if err != nil {
+		return err
+	}
 	o.seq++
-	pe := &pending{method: method, start: o.req.headAt}
+	pe := o.newPending()
+	pe.method, pe.start = methodString(method), o.req.headAt
 	if !o.reused && !o.dialed.IsZero() {
 		pe.held = max(0, o.dialed.Sub(pe.start))
 	}
 	o.reused = true
-	if strings.EqualFold(h.Get("Upgrade"), "websocket") || method == "CONNECT" {
-		pe.upgrade = method != "CONNECT"
+	if f.websocket() || pe.method == http.MethodConnect {
+		pe.upgrade = pe.method != http.MethodConnect
 		o.awaiting = true
 	}
-	length, chunked, err := bodyLength(h)
-	if err != nil {
-		return err
-	}
-	host := h.Get("Host")
-	req := &RequestHead{
+	o.reqHead = RequestHead{
 		Service: o.service, Conn: o.conn, Seq: o.seq, Remote: o.remote, Start: pe.start,
-		Method: method, Target: target, Proto: proto, Host: host, Header: h, ContentLength: length,
+		Method: pe.method, ContentLength: length, Head: head,
 	}
-	if chunked {
-		req.ContentLength = -1
-	}
-	pe.ex = o.rec.Begin(req)
+	pe.ex = o.rec.Begin(&o.reqHead)
+	o.reqHead.Head = nil // not ours past the call: a pooled buffer
 	o.pending = append(o.pending, pe)
 	switch {
 	case chunked:
@@ -260,40 +264,36 @@ func (o *observer) response(p []byte, t time.Time) {
 	}
 }
 
-// beginResponse parses a response head for pe and sets up its body.
+// beginResponse reads a response head for pe and sets up its body.
 func (o *observer) beginResponse(pe *pending, head []byte, t time.Time) error {
-	line, h, err := parseHead(head)
+	line, f, err := scanHead(head)
 	if err != nil {
 		return err
 	}
-	proto, rest, _ := strings.Cut(line, " ")
-	code, reason, _ := strings.Cut(rest, " ")
-	status, err := strconv.Atoi(code)
-	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || status < 100 || status > 999 {
+	proto, rest, _ := cutByte(line, ' ')
+	code, _, _ := cutByte(rest, ' ')
+	status, ok := parseDecimal(code)
+	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || !ok || status < 100 || status > 999 {
 		return errors.New("not an HTTP/1.x response")
 	}
 	if status >= 100 && status < 200 && status != 101 {
 		return nil // interim: the real response follows
 	}
-	length, chunked, err := bodyLength(h)
+	length, chunked, err := f.bodyLength()
 	if err != nil {
 		return err
 	}
-	resp := &ResponseHead{Start: o.resp.headAt, Proto: proto, Status: status, Reason: reason, Header: h, ContentLength: length}
-	if chunked {
-		resp.ContentLength = -1
-	}
-	upgraded := status == 101 || (pe.method == "CONNECT" && status/100 == 2)
+	upgraded := status == 101 || (pe.method == http.MethodConnect && status/100 == 2)
+	contentLength := length // -1 for chunked, and until the backend closes
 	switch {
-	case upgraded, pe.method == "HEAD", status == 204, status == 304:
-		resp.ContentLength = 0
-	case chunked:
-	case length < 0:
-		resp.ContentLength = -1 // until the backend closes
+	case upgraded, pe.method == http.MethodHead, status == 204, status == 304:
+		contentLength = 0
 	}
 	pe.answered = true
 	if pe.ex != nil {
-		pe.ex.Response(resp)
+		o.respHead = ResponseHead{Start: o.resp.headAt, Status: int(status), ContentLength: contentLength, Head: head}
+		pe.ex.Response(&o.respHead)
+		o.respHead.Head = nil
 	}
 	if o.awaiting && !upgraded {
 		// The upgrade was declined: what the client sent meanwhile is HTTP.
@@ -309,7 +309,7 @@ func (o *observer) beginResponse(pe *pending, head []byte, t time.Time) error {
 	case upgraded:
 		o.upgrade(pe, t)
 		return nil
-	case resp.ContentLength == 0:
+	case contentLength == 0:
 		pe.respDone = true
 		o.endIfDone(pe, t)
 	case chunked:
@@ -361,7 +361,18 @@ func (o *observer) endIfDone(pe *pending, t time.Time) {
 	}
 }
 
-// finishOne calls End for pe and forgets it.
+// newPending returns a zero pending, reusing an ended exchange's.
+func (o *observer) newPending() *pending {
+	if n := len(o.free); n > 0 {
+		pe := o.free[n-1]
+		o.free = o.free[:n-1]
+		return pe
+	}
+	return new(pending)
+}
+
+// finishOne calls End for pe and forgets it: pe is reused for a later
+// exchange.
 func (o *observer) finishOne(pe *pending, t time.Time, err error, upgraded bool) {
 	for i, q := range o.pending {
 		if q == pe {
@@ -369,17 +380,19 @@ func (o *observer) finishOne(pe *pending, t time.Time, err error, upgraded bool)
 			break
 		}
 	}
-	if pe.ex == nil {
-		return
+	if pe.ex != nil {
+		o.end = ExchangeEnd{
+			End: t, RequestBytes: pe.reqBytes, ResponseBytes: pe.respBytes,
+			Upgraded: upgraded, Held: pe.held, Err: err,
+		}
+		if pe.answered {
+			o.end.Backend = o.backend
+		}
+		pe.ex.End(&o.end)
+		o.end = ExchangeEnd{} // drop err
 	}
-	end := &ExchangeEnd{
-		End: t, RequestBytes: pe.reqBytes, ResponseBytes: pe.respBytes,
-		Upgraded: upgraded, Held: pe.held, Err: err,
-	}
-	if pe.answered {
-		end.Backend = o.backend
-	}
-	pe.ex.End(end)
+	*pe = pending{}
+	o.free = append(o.free, pe)
 }
 
 // stop turns parsing off for the rest of the connection, ending what is in
@@ -587,73 +600,6 @@ func headEnd(b []byte, from int) int {
 		}
 	}
 	return -1
-}
-
-// parseHead splits a head into its first line and its fields. It is on
-// every exchange's path: one string for the whole head, and one backing
-// array for the fields' first values (as net/textproto does).
-func parseHead(head []byte) (string, http.Header, error) {
-	text := strings.TrimRight(string(head), "\r\n")
-	first, rest, _ := strings.Cut(text, "\n")
-	first = strings.TrimSuffix(first, "\r")
-	n := strings.Count(rest, "\n") + 1
-	h := make(http.Header, n)
-	values := make([]string, n)
-	var last string
-	for rest != "" {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\n")
-		l = strings.TrimSuffix(l, "\r")
-		if l == "" {
-			continue
-		}
-		if (l[0] == ' ' || l[0] == '\t') && last != "" {
-			// obs-fold: a continuation of the previous field.
-			vs := h[last]
-			vs[len(vs)-1] += " " + strings.TrimSpace(l)
-			continue
-		}
-		name, value, ok := strings.Cut(l, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return "", nil, errors.New("malformed header line")
-		}
-		last = textproto.CanonicalMIMEHeaderKey(name)
-		value = strings.TrimSpace(value)
-		if vs, seen := h[last]; seen {
-			h[last] = append(vs, value)
-		} else if len(values) > 0 {
-			values[0] = value
-			h[last], values = values[:1:1], values[1:]
-		} else {
-			h[last] = []string{value}
-		}
-	}
-	return first, h, nil
-}
-
-// bodyLength reads a message's framing from its fields: a Content-Length
-// (-1 if none) or chunked.
-func bodyLength(h http.Header) (length int64, chunked bool, err error) {
-	if te := h.Values("Transfer-Encoding"); len(te) > 0 {
-		last := strings.TrimSpace(te[len(te)-1])
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = strings.TrimSpace(last[i+1:])
-		}
-		if !strings.EqualFold(last, "chunked") {
-			return 0, false, errors.New("transfer coding other than chunked")
-		}
-		return -1, true, nil
-	}
-	cl := h.Values("Content-Length")
-	if len(cl) == 0 {
-		return -1, false, nil
-	}
-	first, _, _ := strings.Cut(cl[0], ",")
-	n, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false, errors.New("bad Content-Length")
-	}
-	return n, false, nil
 }
 
 // framer finds where a body ends: left bytes (-1: until the connection

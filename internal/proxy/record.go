@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"net/http"
-	"time"
-)
+import "time"
 
 // Recorder receives the HTTP/1.1 exchanges that pass through a proxy in HTTP
 // mode, for the inspector (list, detail, replay, HAR export).
@@ -11,9 +8,11 @@ import (
 // Options.Recorder turns the HTTP mode on; without it a Proxy only splices
 // bytes. The HTTP mode keeps this contract:
 //
-//   - The proxy parses each request head and response head as the bytes
-//     pass, and frames bodies (Content-Length, chunked, close-delimited) to
-//     find where the next exchange of a keep-alive connection starts. It never
+//   - The proxy reads each request head and response head as the bytes
+//     pass, for what frames the message, and hands it over as received
+//     (RequestHead.Head, ResponseHead.Head; ParseHead parses one). It frames
+//     bodies (Content-Length, chunked, close-delimited) to find where the
+//     next exchange of a keep-alive connection starts. It never
 //     buffers a whole body: body bytes are handed to the Exchange in the
 //     chunks in which they are forwarded, just before they are written on
 //     (so calls follow the order of events across the two directions), with
@@ -27,8 +26,10 @@ import (
 //     concurrent, so a Recorder must be safe for concurrent use.
 //   - Every method is called on the forwarding path: it must not block and
 //     should return in microseconds (copy what it keeps, hand work to a
-//     queue). A []byte argument is valid only during the call; a header
-//     passed in belongs to the Recorder after the call.
+//     queue). What a method is passed is valid only during the call: a
+//     []byte, and the RequestHead, ResponseHead, ExchangeEnd and Frame
+//     themselves, which the proxy reuses so that following an exchange
+//     allocates nothing. A Recorder copies the fields it keeps.
 //   - A Recorder observes; it never changes the traffic. Replaying or
 //     editing a request is the inspector's job, through an ordinary client.
 //   - After a 101 Switching Protocols the exchange ends with Upgraded set.
@@ -63,7 +64,11 @@ type Exchange interface {
 	End(end *ExchangeEnd)
 }
 
-// RequestHead is a request as the proxy parsed it.
+// RequestHead is a request as the proxy read it. The proxy reads from the
+// head only what it needs to frame the message; the fields are in Head,
+// byte for byte, for a Recorder to copy and parse when someone looks
+// (ParseHead). So announcing an exchange builds no header map. A
+// RequestHead is valid only during the Begin call.
 type RequestHead struct {
 	Service string    // Options.Name
 	Conn    uint64    // the client connection, unique within the Proxy
@@ -71,22 +76,23 @@ type RequestHead struct {
 	Remote  string    // the client's address
 	Start   time.Time // when the first byte of the head arrived
 
-	Method        string // "GET"
-	Target        string // the request target as sent: "/path?q=1"
-	Proto         string // "HTTP/1.1"
-	Host          string
-	Header        http.Header
-	ContentLength int64 // -1 when not known in advance (chunked)
+	Method        string // "GET": the standard methods cost no allocation
+	ContentLength int64  // -1 when not known in advance (chunked)
+	// Head is the request head as received: the request line, the header
+	// fields and the empty line that ends them (not the empty lines a
+	// client may send before a request). Valid only during the call.
+	Head []byte
 }
 
-// ResponseHead is a response as the proxy parsed it.
+// ResponseHead is a response as the proxy read it; see RequestHead. It is
+// valid only during the Response call.
 type ResponseHead struct {
 	Start         time.Time // when the first byte of the head arrived
-	Proto         string
 	Status        int
-	Reason        string
-	Header        http.Header
 	ContentLength int64 // -1 when not known in advance (chunked, close-delimited)
+	// Head is the response head as received: the status line, the header
+	// fields and the empty line. Valid only during the call.
+	Head []byte
 }
 
 // Sated may be implemented by an Exchange that keeps only a prefix of each
@@ -122,7 +128,8 @@ type Frame struct {
 // hands to FrameRecorder.Frame.
 const MaxFramePayload = 16 << 10
 
-// ExchangeEnd says how an exchange ended.
+// ExchangeEnd says how an exchange ended. It is valid only during the End
+// call.
 type ExchangeEnd struct {
 	End           time.Time
 	RequestBytes  int64 // body bytes forwarded, after removing chunk framing

@@ -109,14 +109,16 @@ export function query(f, extra = {}) {
 
 /**
  * matches reports whether an exchange (a list summary, without bodies)
- * passes the filter as the API would; a body filter cannot be checked
- * here, so matches returns null when one is set and the rest pass.
+ * passes the filter as the API would. A body filter cannot be checked here,
+ * nor a header filter on an exchange from the inspect stream (which carries
+ * no header fields): matches returns null then, if the rest pass.
  */
 export function matches(ex, f) {
   if (f.service && ex.service !== f.service) return false;
   if (f.method && ex.request.method.toUpperCase() !== f.method.toUpperCase()) return false;
   if (f.status && Math.floor((ex.response.status || 0) / 100) !== +String(f.status)[0]) return false;
   if (f.path && !ex.request.target.includes(f.path)) return false;
+  if (f.header && !ex.request.header && !ex.response.header) return null;
   if (f.header) {
     const i = f.header.indexOf(":");
     const name = (i < 0 ? f.header : f.header.slice(0, i)).trim().toLowerCase();
