@@ -41,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/hub"
 	"github.com/berth-dev/berth/internal/inspect"
 	"github.com/berth-dev/berth/internal/proxy"
 )
@@ -161,7 +162,17 @@ func serveBerth(ctx context.Context, args []string) error {
 		if *nodb {
 			sink = dropSink{}
 		}
-		rec, err := inspect.New(inspect.Options{Sink: sink, Logger: log})
+		// As the engine does: each stored exchange is published on the
+		// hub's inspect stream (encoded once, kept in the stream's tail
+		// for clients that resume), whether or not anyone listens.
+		h := hub.NewMemory(hub.Options{})
+		defer h.Close()
+		publish := func(exs []*inspect.Exchange) {
+			for _, ex := range exs {
+				h.Publish(hub.StreamInspect, ex)
+			}
+		}
+		rec, err := inspect.New(inspect.Options{Sink: sink, Logger: log, OnStored: publish})
 		if err != nil {
 			return err
 		}
@@ -197,6 +208,7 @@ func (dropSink) Get(context.Context, int64) (inspect.Exchange, error) {
 type target struct {
 	name string
 	addr string
+	pgid int // the process group of the proxy (its CPU is measured); 0 for direct
 }
 
 // result is one wrk run.
@@ -208,6 +220,9 @@ type result struct {
 	p50    time.Duration
 	p99    time.Duration
 	errors string // wrk's socket errors and non-2xx counts, if any
+	// cpu is the CPU time (user and system) the proxy's processes used
+	// during the run, per request; 0 if not measured.
+	cpu time.Duration
 }
 
 func run(ctx context.Context, args []string) error {
@@ -237,7 +252,7 @@ func run(ctx context.Context, args []string) error {
 	var targets []target
 	for i, name := range []string{"direct", "berth", "nginx", "httputil", "inspected", "parse-only"} {
 		if slices.Contains(strings.Split(*only, ","), name) {
-			targets = append(targets, target{name, addr(i)})
+			targets = append(targets, target{name: name, addr: addr(i)})
 		}
 	}
 	has := func(name string) bool {
@@ -250,20 +265,23 @@ func run(ctx context.Context, args []string) error {
 			stopChild(c)
 		}
 	}()
-	start := func(c *exec.Cmd) error {
+	pgids := map[string]int{}
+	startAs := func(name string, c *exec.Cmd) error {
 		c.Stdout, c.Stderr = os.Stderr, os.Stderr
 		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", c.Path, err)
 		}
 		children = append(children, c)
+		pgids[name] = c.Process.Pid
 		return nil
 	}
+	start := func(c *exec.Cmd) error { return startAs("", c) }
 	if err := start(exec.Command(self, "backend", "-listen", addr(0))); err != nil {
 		return err
 	}
 	if has("berth") {
-		if err := start(exec.Command(self, "berth", "-listen", addr(1), "-backend", addr(0))); err != nil {
+		if err := startAs("berth", exec.Command(self, "berth", "-listen", addr(1), "-backend", addr(0))); err != nil {
 			return err
 		}
 	}
@@ -272,26 +290,29 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := start(exec.Command(*nginxBin, "-p", tmp, "-e", filepath.Join(tmp, "error.log"), "-c", conf, "-g", "daemon off;")); err != nil {
+		if err := startAs("nginx", exec.Command(*nginxBin, "-p", tmp, "-e", filepath.Join(tmp, "error.log"), "-c", conf, "-g", "daemon off;")); err != nil {
 			return err
 		}
 	}
 	if has("httputil") {
-		if err := start(exec.Command(self, "httputil", "-listen", addr(3), "-backend", addr(0))); err != nil {
+		if err := startAs("httputil", exec.Command(self, "httputil", "-listen", addr(3), "-backend", addr(0))); err != nil {
 			return err
 		}
 	}
 	if has("parse-only") {
-		if err := start(exec.Command(self, "berth", "-listen", addr(5), "-backend", addr(0), "-inspect", filepath.Join(tmp, "nodb"), "-nodb")); err != nil {
+		if err := startAs("parse-only", exec.Command(self, "berth", "-listen", addr(5), "-backend", addr(0), "-inspect", filepath.Join(tmp, "nodb"), "-nodb")); err != nil {
 			return err
 		}
 	}
 	var inspected *exec.Cmd
 	if has("inspected") {
 		inspected = exec.Command(self, "berth", "-listen", addr(4), "-backend", addr(0), "-inspect", tmp)
-		if err := start(inspected); err != nil {
+		if err := startAs("inspected", inspected); err != nil {
 			return err
 		}
+	}
+	for i := range targets {
+		targets[i].pgid = pgids[targets[i].name]
 	}
 	for _, t := range targets {
 		if err := waitHTTP(ctx, "http://"+t.addr+"/100"); err != nil {
@@ -313,7 +334,10 @@ func run(ctx context.Context, args []string) error {
 	// Each cell runs the targets in turn, round after round, so that a
 	// drift of the machine (another tenant, the CPU clock) spreads over all
 	// of them.
-	var results []result
+	var (
+		results []result
+		paired  []string
+	)
 	for _, path := range []string{"/100", "/1m"} {
 		for _, conns := range []int{50, 1} {
 			runs := make([][]result, len(targets))
@@ -327,6 +351,7 @@ func run(ctx context.Context, args []string) error {
 					fmt.Fprintf(os.Stderr, "%-8s %-4s c%-2d %10.0f req/s  p50 %-9s p99 %-9s %s\n", t.name, path, conns, r.rps, fmtDur(r.p50), fmtDur(r.p99), r.errors)
 				}
 			}
+			paired = append(paired, pairedCosts(targets, runs)...)
 			for _, rs := range runs {
 				slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
 				results = append(results, rs[len(rs)/2])
@@ -349,7 +374,7 @@ func run(ctx context.Context, args []string) error {
 			}
 		}
 		time.Sleep(time.Second) // the recorder's last batches
-		report += inspectorReport(inspected, results, tmp)
+		report += inspectorReport(inspected, paired, tmp)
 	}
 	fmt.Print(report)
 	if *out == "" {
@@ -374,23 +399,10 @@ const (
 // memory with a full history (the database keeps 10,000 exchanges by
 // default), the database's size, and how many exchanges were stored or
 // dropped (a full queue drops rather than slows the traffic).
-func inspectorReport(c *exec.Cmd, results []result, dir string) string {
+func inspectorReport(c *exec.Cmd, paired []string, dir string) string {
 	var b strings.Builder
-	plain := map[string]result{}
-	for _, r := range results {
-		if r.target == "berth" {
-			plain[r.path+strconv.Itoa(r.conns)] = r
-		}
-	}
-	b.WriteString("Recording's cost, inspected vs the plain proxy (requests/s): ")
-	var cells []string
-	for _, r := range results {
-		if p, ok := plain[r.path+strconv.Itoa(r.conns)]; ok && (r.target == "inspected" || r.target == "parse-only") && p.rps > 0 {
-			body := map[string]string{"/100": "100 B", "/1m": "1 MiB"}[r.path]
-			cells = append(cells, fmt.Sprintf("%s %s c%d %.2f×", r.target, body, r.conns, r.rps/p.rps))
-		}
-	}
-	b.WriteString(strings.Join(cells, ", ") + ".\n\n")
+	b.WriteString("Recording's cost, each cell's rounds paired (the plain proxy's run and the inspected one's of the same round, a few seconds apart), median of the rounds: " +
+		strings.Join(paired, "; ") + ".\n\n")
 	rss := "?"
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
 		if m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(b); m != nil {
@@ -403,6 +415,12 @@ func inspectorReport(c *exec.Cmd, results []result, dir string) string {
 	var total int64
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if fi, err := os.Stat(filepath.Join(dir, inspect.FileName+suffix)); err == nil {
+			total += fi.Size()
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "inspect.bodies", "*"))
+	for _, p := range segs {
+		if fi, err := os.Stat(p); err == nil {
 			total += fi.Size()
 		}
 	}
@@ -420,9 +438,78 @@ func inspectorReport(c *exec.Cmd, results []result, dir string) string {
 	if st, err := os.ReadFile(filepath.Join(dir, "stats.txt")); err == nil {
 		stats = string(st)
 	}
-	fmt.Fprintf(&b, "Inspected proxy at the end of the run: RSS %s with %s exchanges kept; database %s on disk; recorder: %s exchanges.\n\n", rss, kept, size, stats)
+	fmt.Fprintf(&b, "Inspected proxy at the end of the run: RSS %s with %s exchanges kept; database and bodies %s on disk; recorder: %s exchanges.\n\n", rss, kept, size, stats)
 	return b.String()
 }
+
+// pairedCosts compares, round by round, the inspected and parse-only runs of
+// one cell with the plain proxy's run of the same round, and describes the
+// medians: requests/s as a ratio, and the proxy's CPU per request.
+func pairedCosts(targets []target, runs [][]result) []string {
+	plain := slices.IndexFunc(targets, func(t target) bool { return t.name == "berth" })
+	if plain < 0 {
+		return nil
+	}
+	var out []string
+	for i, t := range targets {
+		if t.name != "inspected" && t.name != "parse-only" {
+			continue
+		}
+		var ratios []float64
+		var extra []time.Duration
+		for k, r := range runs[i] {
+			p := runs[plain][k]
+			if p.rps > 0 {
+				ratios = append(ratios, r.rps/p.rps)
+			}
+			extra = append(extra, r.cpu-p.cpu)
+		}
+		if len(ratios) == 0 {
+			continue
+		}
+		slices.Sort(ratios)
+		slices.Sort(extra)
+		r := runs[i][0]
+		body := map[string]string{"/100": "100 B", "/1m": "1 MiB"}[r.path]
+		out = append(out, fmt.Sprintf("%s %s c%d %.2f× (%s more CPU per request)", t.name, body, r.conns,
+			ratios[len(ratios)/2], fmtCPU(extra[len(extra)/2])))
+	}
+	return out
+}
+
+// groupCPU returns the CPU time (user and system) used so far by the live
+// processes of process group pgid.
+func groupCPU(pgid int) time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, path := range dirs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // gone
+		}
+		// Fields after the command, which is in parentheses and may hold
+		// spaces: state, ppid, pgrp, … utime (14th field), stime (15th).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g != pgid {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times: 100 on
+// every Linux this runs on.
+const clockTicks = 100
 
 func stopChild(c *exec.Cmd) {
 	if c.ProcessState != nil {
@@ -508,20 +595,30 @@ http {
 }
 
 var (
-	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	reErrors  = regexp.MustCompile(`(?m)^\s+(Socket errors: .*|Non-2xx or 3xx responses: .*)$`)
+	reRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reRequests = regexp.MustCompile(`(\d+) requests in`)
+	reLatency  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	reErrors   = regexp.MustCompile(`(?m)^\s+(Socket errors: .*|Non-2xx or 3xx responses: .*)$`)
 )
 
 func runWrk(ctx context.Context, bin string, t target, path string, conns int, d time.Duration) (result, error) {
 	threads := min(conns, 2)
 	cmd := exec.CommandContext(ctx, bin, "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(int(d.Seconds()))+"s", "--latency", "http://"+t.addr+path)
+	var cpu0 time.Duration
+	if t.pgid != 0 {
+		cpu0 = groupCPU(t.pgid)
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk %s: %w\n%s", t.name, err, out)
 	}
 	r := result{target: t.name, path: path, conns: conns}
+	if m := reRequests.FindSubmatch(out); m != nil && t.pgid != 0 {
+		if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n > 0 {
+			r.cpu = (groupCPU(t.pgid) - cpu0) / time.Duration(n)
+		}
+	}
 	m := reRPS.FindSubmatch(out)
 	if m == nil {
 		return r, fmt.Errorf("wrk %s: no Requests/sec in:\n%s", t.name, out)
@@ -580,8 +677,8 @@ func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]
 			nginx[r.path+strconv.Itoa(r.conns)] = r
 		}
 	}
-	b.WriteString("| body | conns | target | requests/s | p50 | p99 | req/s vs nginx | errors |\n")
-	b.WriteString("|---|--:|---|--:|--:|--:|--:|---|\n")
+	b.WriteString("| body | conns | target | requests/s | p50 | p99 | req/s vs nginx | proxy CPU / request | errors |\n")
+	b.WriteString("|---|--:|---|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range results {
 		body := map[string]string{"/100": "100 B", "/1m": "1 MiB"}[r.path]
 		vs := ""
@@ -595,10 +692,19 @@ func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]
 		if name == "parse-only" {
 			name = "berth inspected, no database"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s | %s | %s |\n", body, r.conns, name, r.rps, fmtDur(r.p50), fmtDur(r.p99), vs, r.errors)
+		cpu := ""
+		if r.cpu > 0 {
+			cpu = fmtCPU(r.cpu)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s | %s | %s | %s |\n", body, r.conns, name, r.rps, fmtDur(r.p50), fmtDur(r.p99), vs, cpu, r.errors)
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// fmtCPU formats a CPU time per request: microseconds, one decimal.
+func fmtCPU(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }
 
 func fmtDur(d time.Duration) string {
