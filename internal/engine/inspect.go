@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -80,7 +81,7 @@ func (e *Engine) Inspector() *inspect.Recorder { return e.recorder }
 // subscribers.
 func (e *Engine) publishExchanges(exs []*inspect.Exchange) {
 	for _, ex := range exs {
-		if _, err := e.opts.Hub.Publish(StreamInspect, ex); err != nil {
+		if _, err := e.opts.Hub.Publish(StreamInspect, json.RawMessage(ex.SummaryJSON())); err != nil {
 			if !e.inspectWarned.Swap(true) {
 				e.log.Warn("publish recorded exchanges", keyErr, err)
 			}

@@ -74,11 +74,16 @@ var encoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// encodePayload encodes v as encoding/json.Marshal does, into a pooled
-// buffer. The result is valid until e.release is called.
+// encodePayload encodes v as encoding/json.Marshal does (a json.RawMessage
+// as it is), into a pooled buffer. The result is valid until e.release is called.
 func encodePayload(v any) (p []byte, e *encoder, err error) {
 	e = encoders.Get().(*encoder)
 	e.buf.Reset()
+	if raw, ok := v.(json.RawMessage); ok {
+		// Already JSON (Hub.Publish): encoding/json would scan it again.
+		e.buf.Write(raw)
+		return e.buf.Bytes(), e, nil
+	}
 	if err := e.enc.Encode(v); err != nil {
 		e.release()
 		return nil, nil, err

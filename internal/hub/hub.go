@@ -13,7 +13,9 @@ import "errors"
 // All methods are safe for concurrent use.
 type Hub interface {
 	// Publish appends payload, encoded with encoding/json, to stream and
-	// returns its sequence number (1, 2, 3, … per stream). The frame is
+	// returns its sequence number (1, 2, 3, … per stream). A
+	// json.RawMessage payload is taken as it is, unchecked: the publisher
+	// that encodes its own (inspect.Exchange.SummaryJSON) vouches for it. The frame is
 	// encoded once and shared by every subscriber. Publish never blocks on
 	// subscribers: a subscriber whose queue is full misses the frame and is
 	// told so (see Subscriber).

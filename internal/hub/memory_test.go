@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -42,8 +43,16 @@ func TestMemory_FrameFormat(t *testing.T) {
 	if fc := nextData(t, c, "service/web/logs", 1); &fc.Data[0] != &fa.Data[0] {
 		t.Error("the replay re-encoded the frame")
 	}
-	if got := m.Last("service/web/logs"); got != 1 {
-		t.Errorf("Last = %d, want 1", got)
+	// A json.RawMessage goes into the frame as it is.
+	if _, err := m.Publish("service/web/logs", json.RawMessage(`{"pre": "encoded"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(next(t, a).Data), `{"stream":"service/web/logs","seq":2,"payload":{"pre": "encoded"}}`; got != want {
+		t.Errorf("raw payload:\n got %s\nwant %s", got, want)
+	}
+	next(t, b)
+	if got := m.Last("service/web/logs"); got != 2 {
+		t.Errorf("Last = %d, want 2", got)
 	}
 	if got := m.Last("events"); got != 0 {
 		t.Errorf("Last of a stream never published = %d, want 0", got)

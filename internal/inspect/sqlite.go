@@ -41,6 +41,10 @@ const (
 	// walLimit is the size the WAL file is truncated to after a
 	// checkpoint: it would otherwise keep its largest size.
 	walLimit = 16 << 20
+	// pageSize is the page size of a new database (an existing one keeps
+	// its own): a segment's meta records are a blob of some hundred KiB,
+	// and the WAL writes a page with two system calls.
+	pageSize = 64 << 10
 )
 
 // DBOptions bound the history a DB keeps.
@@ -154,7 +158,7 @@ func openDB(path string, o DBOptions) (*DB, error) {
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(ON)&_pragma=synchronous(NORMAL)",
 		busyTimeout.Milliseconds())
 	w, err := sql.Open("sqlite", abs+"?"+common+
-		fmt.Sprintf("&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(%d)&_txlock=immediate", walLimit))
+		fmt.Sprintf("&_pragma=journal_size_limit(%d)&_txlock=immediate", walLimit))
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +176,15 @@ func openDB(path string, o DBOptions) (*DB, error) {
 		return nil, err
 	}
 
+	// The page size, then WAL (which fixes the page size of a new file, so
+	// not through the DSN: the driver runs its pragmas sorted by name).
 	ctx := context.Background()
+	if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		w.Close()
+		return nil, err
+	}
 	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -473,7 +483,6 @@ func (d *DB) add(ctx context.Context, exs []*Exchange) (err error) {
 	d.nextID = next
 	return nil
 }
-
 
 // snapshot returns the index as it is: entries, oldest first, that the
 // caller may read without a lock.

@@ -332,6 +332,10 @@ func TestDB_SegmentFiles(t *testing.T) {
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("segment folder: %v, %v; want mode 0700", fi.Mode(), err)
 	}
+	var page int
+	if err := d.w.QueryRow(`PRAGMA page_size`).Scan(&page); err != nil || page != pageSize {
+		t.Errorf("page size %d (%v), want %d", page, err, pageSize)
+	}
 	add(t, d, withBody(30)) // evicts exchange 1: its segment goes
 	if got := segs(); !reflect.DeepEqual(got, []string{"2.seg", "3.seg"}) {
 		t.Errorf("after eviction: %v, want 2.seg 3.seg", got)

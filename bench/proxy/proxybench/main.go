@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -169,7 +170,7 @@ func serveBerth(ctx context.Context, args []string) error {
 		defer h.Close()
 		publish := func(exs []*inspect.Exchange) {
 			for _, ex := range exs {
-				h.Publish(hub.StreamInspect, ex)
+				h.Publish(hub.StreamInspect, json.RawMessage(ex.SummaryJSON()))
 			}
 		}
 		rec, err := inspect.New(inspect.Options{Sink: sink, Logger: log, OnStored: publish})
