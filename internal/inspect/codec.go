@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -329,12 +330,7 @@ func appendResponseHead(b []byte, r *Response) []byte {
 // own. Line breaks inside a value (which no parsed header holds) become
 // spaces, so that the text parses back.
 func appendFields(b []byte, h http.Header) []byte {
-	names := make([]string, 0, len(h))
-	for name := range h {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
 		for _, v := range h[name] {
 			b = appendField(b, name, v)
 		}
