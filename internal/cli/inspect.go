@@ -223,6 +223,15 @@ func parseExchangeID(s string) (int64, error) {
 	return id, nil
 }
 
+// exchangeArgs checks the ID argument and --format of a verb about one
+// exchange (show, replay).
+func exchangeArgs(arg, format string) (int64, error) {
+	if format != "text" && format != "json" {
+		return 0, usageErrorf("--format %q: want text or json", format)
+	}
+	return parseExchangeID(arg)
+}
+
 func newInspectShowCmd(f *factory) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -230,10 +239,7 @@ func newInspectShowCmd(f *factory) *cobra.Command {
 		Short: "Show one recorded exchange: headers, bodies (JSON and forms pretty-printed), timings, curl",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageErrorf("--format %q: want text or json", format)
-			}
-			id, err := parseExchangeID(args[0])
+			id, err := exchangeArgs(args[0], format)
 			if err != nil {
 				return err
 			}
@@ -438,10 +444,7 @@ text: the request line, the headers, a blank line, then the body. Change anythin
 Content-Length is set for you. Save and quit to send it; an empty file cancels.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageErrorf("--format %q: want text or json", format)
-			}
-			id, err := parseExchangeID(args[0])
+			id, err := exchangeArgs(args[0], format)
 			if err != nil {
 				return err
 			}

@@ -227,22 +227,13 @@ func cloneOrNil(b []byte) []byte {
 // and its Timing from the response's Server-Timing. The proxy checked the
 // heads as they passed; what does not parse is left empty.
 func parseHeads(ex *Exchange, reqHead, respHead []byte) {
+	parseLines(ex, reqHead, respHead)
 	if len(reqHead) > 0 {
-		line, h, _ := proxy.ParseHead(reqHead)
-		method, rest, _ := strings.Cut(line, " ")
-		target, proto, _ := strings.Cut(rest, " ")
-		ex.Request.Method, ex.Request.Target, ex.Request.Proto = method, target, proto
-		ex.Request.Header = h
-		ex.Request.Host = h.Get("Host")
+		_, ex.Request.Header, _ = proxy.ParseHead(reqHead)
 	}
 	if len(respHead) > 0 {
-		line, h, _ := proxy.ParseHead(respHead)
-		proto, rest, _ := strings.Cut(line, " ")
-		code, reason, _ := strings.Cut(rest, " ")
-		ex.Response.Proto, ex.Response.Reason = proto, reason
-		ex.Response.Status, _ = strconv.Atoi(code)
-		ex.Response.Header = h
-		ex.Timing = ParseServerTiming(h.Values("Server-Timing"))
+		_, ex.Response.Header, _ = proxy.ParseHead(respHead)
+		ex.Timing = ParseServerTiming(ex.Response.Header.Values("Server-Timing"))
 	}
 }
 
@@ -251,23 +242,46 @@ func parseHeads(ex *Exchange, reqHead, respHead []byte) {
 // header fields, no Timing.
 func summarize(ex *Exchange) {
 	if ex.rawReq != nil {
-		method, target := requestLine(ex.rawReq)
-		line, fields, _ := bytes.Cut(ex.rawReq, []byte("\n"))
-		ex.Request.Method, ex.Request.Target = string(method), string(target)
-		if i := bytes.LastIndexByte(line, ' '); i >= 0 {
-			ex.Request.Proto = string(bytes.TrimSpace(line[i+1:]))
-		}
-		ex.Request.Host = string(fieldValue(fields, "host"))
-		if len(ex.rawResp) > 0 {
-			line, _, _ := bytes.Cut(ex.rawResp, []byte("\n"))
-			proto, rest, _ := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
-			code, reason, _ := bytes.Cut(rest, []byte(" "))
-			ex.Response.Proto, ex.Response.Reason = string(proto), string(reason)
-			ex.Response.Status, _ = strconv.Atoi(string(code))
-		}
+		parseLines(ex, ex.rawReq, ex.rawResp)
 		ex.rawReq, ex.rawResp = nil, nil
 	}
 	ex.Request.Header, ex.Response.Header, ex.Timing = nil, nil, nil
+}
+
+// parseLines sets ex's request line, Host and status line from the heads,
+// read in place.
+func parseLines(ex *Exchange, reqHead, respHead []byte) {
+	if len(reqHead) > 0 {
+		method, target, proto := requestLine(reqHead)
+		ex.Request.Method, ex.Request.Target, ex.Request.Proto = string(method), string(target), string(proto)
+		_, fields, _ := bytes.Cut(reqHead, []byte("\n"))
+		ex.Request.Host = string(fieldValue(fields, "host"))
+	}
+	if len(respHead) > 0 {
+		proto, status, reason := statusLine(respHead)
+		ex.Response.Proto, ex.Response.Status, ex.Response.Reason = string(proto), status, string(reason)
+	}
+}
+
+// requestLine returns the parts of a request head's first line.
+func requestLine(head []byte) (method, target, proto []byte) {
+	method, rest, _ := bytes.Cut(firstLine(head), []byte(" "))
+	target, proto, _ = bytes.Cut(rest, []byte(" "))
+	return method, target, proto
+}
+
+// statusLine returns the parts of a response head's first line; status is
+// 0 if it has none.
+func statusLine(head []byte) (proto []byte, status int, reason []byte) {
+	proto, rest, _ := bytes.Cut(firstLine(head), []byte(" "))
+	code, reason, _ := bytes.Cut(rest, []byte(" "))
+	status, _ = strconv.Atoi(string(code))
+	return proto, status, reason
+}
+
+func firstLine(head []byte) []byte {
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
 }
 
 // fieldValue returns the value of the first header field called name

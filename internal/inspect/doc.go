@@ -65,8 +65,9 @@
 // and a file of body records beside the database (inspect.bodies/), so one
 // INSERT and a few writes per batch rather than a row per exchange. The
 // meta records of the kept exchanges are also its index in memory (a few
-// hundred bytes each): List and eviction read no row, Get reads one body
-// record. IDs are never reused. A replay's ReplayOf may name an exchange
+// hundred bytes each), read at the first Add, List or Get rather than at
+// open (about 5 ms for 10,000 exchanges, kept off berth's start): then List
+// and eviction read no row, Get reads one body record. IDs are never reused. A replay's ReplayOf may name an exchange
 // evicted since. Recorded traffic holds credentials: the files are created
 // 0600, in a 0700 folder.
 //

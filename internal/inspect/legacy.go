@@ -73,7 +73,7 @@ func (d *DB) oldRows(ctx context.Context, from int64) ([]*Exchange, error) {
 		}
 		ex.ReplayOf = replayOf.Int64
 		ex.Conn = uint64(conn)
-		ex.Start, ex.FirstByte, ex.End = oldTime(start), oldTime(firstByte), oldTime(ended)
+		ex.Start, ex.FirstByte, ex.End = fromUnixNano(start.Int64), fromUnixNano(firstByte.Int64), fromUnixNano(ended.Int64) // NULL: 0, the zero time
 		ex.Held = time.Duration(held)
 		for _, j := range []struct {
 			what string
@@ -91,12 +91,4 @@ func (d *DB) oldRows(ctx context.Context, from int64) ([]*Exchange, error) {
 		out = append(out, &ex)
 	}
 	return out, rows.Err()
-}
-
-// oldTime converts a stored time (nanoseconds, NULL for none) back.
-func oldTime(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
 }

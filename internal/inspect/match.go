@@ -3,7 +3,6 @@ package inspect
 import (
 	"bytes"
 	"errors"
-	"strconv"
 	"strings"
 )
 
@@ -17,11 +16,12 @@ type matcher struct {
 		name, value string // lower case
 		hasValue    bool
 	}
+	path []byte
 	body []byte
 }
 
 func newMatcher(f Filter) *matcher {
-	mt := &matcher{f: f, method: []byte(f.Method), body: []byte(f.BodyContains)}
+	mt := &matcher{f: f, method: []byte(f.Method), path: []byte(f.PathContains), body: []byte(f.BodyContains)}
 	if f.Header != "" {
 		name, value, hasValue := strings.Cut(f.Header, ":")
 		mt.header.name = strings.ToLower(strings.TrimSpace(name))
@@ -39,14 +39,14 @@ func (mt *matcher) match(m *meta, body func() ([]byte, error)) (Exchange, bool, 
 	if f.Service != "" && m.ex.Service != f.Service || f.ReplayOf > 0 && m.ex.ReplayOf != f.ReplayOf {
 		return Exchange{}, false, nil
 	}
-	method, target := requestLine(m.reqHead)
+	method, target, _ := requestLine(m.reqHead)
 	if len(mt.method) > 0 && !bytes.EqualFold(method, mt.method) {
 		return Exchange{}, false, nil
 	}
-	if f.StatusClass > 0 && statusOf(m.respHead)/100 != f.StatusClass {
+	if _, status, _ := statusLine(m.respHead); f.StatusClass > 0 && status/100 != f.StatusClass {
 		return Exchange{}, false, nil
 	}
-	if f.PathContains != "" && !bytes.Contains(target, []byte(f.PathContains)) {
+	if len(mt.path) > 0 && !bytes.Contains(target, mt.path) {
 		return Exchange{}, false, nil
 	}
 	ex := m.exchange()
@@ -92,26 +92,4 @@ func (mt *matcher) hasHeader(ex *Exchange) bool {
 		}
 	}
 	return false
-}
-
-// requestLine returns the method and target of a request head, read in
-// place.
-func requestLine(head []byte) (method, target []byte) {
-	line, _, _ := bytes.Cut(head, []byte("\n"))
-	method, rest, _ := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(" "))
-	target, _, _ = bytes.Cut(rest, []byte(" "))
-	return method, target
-}
-
-// statusOf returns the status code of a response head, 0 if none.
-func statusOf(head []byte) int {
-	_, rest, _ := bytes.Cut(head, []byte(" "))
-	if len(rest) < 3 {
-		return 0
-	}
-	n, err := strconv.Atoi(string(rest[:3]))
-	if err != nil {
-		return 0
-	}
-	return n
 }

@@ -95,6 +95,11 @@ type DB struct {
 	bodyBytes int64         // the kept body records' bytes
 	nextID    int64
 
+	// readyOnce loads the index at the first Add, List or Get, not at
+	// open: berth opens the database as it starts, inspecting or not.
+	readyOnce sync.Once
+	readyErr  error
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -114,8 +119,9 @@ const segmentBytes = 16 << 20
 var _ Sink = (*DB)(nil)
 
 // OpenDB opens the database at path (conventionally <state>/inspect.db),
-// creating it and its directory if needed, migrates it, and evicts what is
-// beyond o's bounds. The caller must Close it.
+// creating it and its directory if needed, and migrates it. Its index is
+// loaded (and what is beyond o's bounds evicted) at the first Add, List or
+// Get. The caller must Close it.
 func OpenDB(path string, o DBOptions) (*DB, error) {
 	d, err := openDB(path, o)
 	if err != nil {
@@ -196,19 +202,6 @@ func openDB(path string, o DBOptions) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := d.load(ctx); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if err := d.importRows(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("move exchanges into segments: %w", err)
-	}
-	if err := d.add(ctx, nil); err != nil { // evicts what o's bounds exclude
-		w.Close()
-		return nil, fmt.Errorf("evict: %w", err)
-	}
-
 	r, err := sql.Open("sqlite", abs+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -231,6 +224,28 @@ func (d *DB) Close() error {
 		d.closeErr = errors.Join(d.r.Close(), d.w.Close())
 	})
 	return d.closeErr
+}
+
+// ready loads the index once, on first use: it reads every segment's meta
+// records, removes orphan files, moves the rows of an older schema into
+// segments and evicts what the bounds exclude. A failure is kept and
+// returned by every later call.
+func (d *DB) ready() error {
+	d.readyOnce.Do(func() {
+		ctx := context.Background() // not a caller's: the index serves every caller
+		if err := d.load(ctx); err != nil {
+			d.readyErr = fmt.Errorf("read the inspector's index: %w", err)
+			return
+		}
+		if err := d.importRows(ctx); err != nil {
+			d.readyErr = fmt.Errorf("move exchanges into segments: %w", err)
+			return
+		}
+		if err := d.add(ctx, nil); err != nil { // evicts what the bounds exclude
+			d.readyErr = fmt.Errorf("evict: %w", err)
+		}
+	})
+	return d.readyErr
 }
 
 // load reads every segment's meta records into the index.
@@ -323,6 +338,9 @@ func (d *DB) keep(seg int64, es []entry) {
 func (d *DB) Add(ctx context.Context, exs []*Exchange) error {
 	if len(exs) == 0 {
 		return nil
+	}
+	if err := d.ready(); err != nil {
+		return fmt.Errorf("store %d exchange(s): %w", len(exs), err)
 	}
 	for _, ex := range exs {
 		ex.ID = 0 // assigned by add
@@ -501,6 +519,9 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 	if limit == 0 {
 		limit = DefaultListLimit
 	}
+	if err := d.ready(); err != nil {
+		return nil, fmt.Errorf("list exchanges: %w", err)
+	}
 	match := newMatcher(f)
 	files := segmentFiles{d: d}
 	defer files.close()
@@ -536,6 +557,9 @@ func (d *DB) List(ctx context.Context, f Filter) ([]Exchange, error) {
 // the machine before the system wrote it) is returned without bodies,
 // marked truncated.
 func (d *DB) Get(ctx context.Context, id int64) (Exchange, error) {
+	if err := d.ready(); err != nil {
+		return Exchange{}, fmt.Errorf("get exchange %d: %w", id, err)
+	}
 	es := d.snapshot()
 	i, found := slices.BinarySearchFunc(es, id, func(e entry, id int64) int { return cmp.Compare(e.id, id) })
 	if !found {
