@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,8 +13,9 @@ import (
 )
 
 // StreamInspect is the hub stream on which the engine publishes each
-// exchange the inspector stores, as a summary (inspect.Options.OnStored: no
-// bodies, header fields or Server-Timing).
+// exchange the inspector stores, as an inspect.Summary (no bodies, header
+// fields or Server-Timing). It is live only: with nobody watching, a
+// summary is not even encoded.
 const StreamInspect = hub.StreamInspect
 
 // NotInspectableError says that a service has no published port that
@@ -76,12 +76,12 @@ func (e *Engine) closeInspector() error {
 func (e *Engine) Inspector() *inspect.Recorder { return e.recorder }
 
 // publishExchanges is the Recorder's OnStored: it puts each stored
-// exchange (a summary) on the inspect stream. It runs on the
+// exchange on the inspect stream, as a summary. It runs on the
 // Recorder's goroutine and never blocks: the hub does not wait for
 // subscribers.
 func (e *Engine) publishExchanges(exs []*inspect.Exchange) {
 	for _, ex := range exs {
-		if _, err := e.opts.Hub.Publish(StreamInspect, json.RawMessage(ex.SummaryJSON())); err != nil {
+		if _, err := e.opts.Hub.Publish(StreamInspect, (*inspect.Summary)(ex)); err != nil {
 			if !e.inspectWarned.Swap(true) {
 				e.log.Warn("publish recorded exchanges", keyErr, err)
 			}

@@ -21,6 +21,8 @@
 // resumes where it left off: it subscribes with since = the last seq it has,
 // and gets the rest of the tail and then the live frames, with no gap and no
 // duplicate (the replay and the registration happen under the stream's lock).
+// The inspect stream is live only: it keeps no tail, and publishing to it
+// with nobody subscribed costs no encoding (see liveOnly).
 //
 // # Wire format
 //

@@ -62,6 +62,14 @@ func frameLen(prefix, payload []byte) int {
 	return len(prefix) + 20 + len(`,"payload":`) + len(payload) + 1
 }
 
+// JSONAppender is a payload that encodes itself: AppendJSON appends its JSON
+// to dst and returns the result. Publish takes it unchecked, as a
+// json.RawMessage (the publisher vouches for it), and calls AppendJSON only
+// when a frame is made: not for a live-only stream nobody watches.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // encoder is a reusable JSON encoder of payloads.
 type encoder struct {
 	buf bytes.Buffer
@@ -75,13 +83,17 @@ var encoders = sync.Pool{New: func() any {
 }}
 
 // encodePayload encodes v as encoding/json.Marshal does (a json.RawMessage
-// as it is), into a pooled buffer. The result is valid until e.release is called.
+// as it is, a JSONAppender as it appends itself), into a pooled buffer. The result is valid until e.release is called.
 func encodePayload(v any) (p []byte, e *encoder, err error) {
 	e = encoders.Get().(*encoder)
 	e.buf.Reset()
 	if raw, ok := v.(json.RawMessage); ok {
 		// Already JSON (Hub.Publish): encoding/json would scan it again.
 		e.buf.Write(raw)
+		return e.buf.Bytes(), e, nil
+	}
+	if a, ok := v.(JSONAppender); ok {
+		e.buf.Write(a.AppendJSON(e.buf.AvailableBuffer()))
 		return e.buf.Bytes(), e, nil
 	}
 	if err := e.enc.Encode(v); err != nil {

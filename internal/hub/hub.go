@@ -14,9 +14,11 @@ import "errors"
 type Hub interface {
 	// Publish appends payload, encoded with encoding/json, to stream and
 	// returns its sequence number (1, 2, 3, … per stream). A
-	// json.RawMessage payload is taken as it is, unchecked: the publisher
-	// that encodes its own (inspect.Exchange.SummaryJSON) vouches for it. The frame is
-	// encoded once and shared by every subscriber. Publish never blocks on
+	// json.RawMessage payload is taken as it is, unchecked, and so is what a
+	// JSONAppender appends: the publisher that encodes its own vouches for
+	// it. The frame is encoded once and shared by every subscriber; on a
+	// live-only stream (inspect) with no subscriber it is numbered and
+	// dropped, not encoded. Publish never blocks on
 	// subscribers: a subscriber whose queue is full misses the frame and is
 	// told so (see Subscriber).
 	Publish(stream string, payload any) (uint64, error)

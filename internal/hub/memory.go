@@ -51,8 +51,9 @@ type membership struct {
 // stream is one stream of a Memory: its numbering, retained tail and
 // subscribers.
 type stream struct {
-	name   string
-	prefix []byte // the encoded frame up to the seq number
+	name     string
+	prefix   []byte // the encoded frame up to the seq number
+	tailSize int    // frames the tail keeps; 0 for a live-only stream (see liveOnly)
 
 	mu   sync.Mutex // guards the fields below; taken after Memory.mu, before Subscriber.mu
 	seq  uint64     // the last frame's sequence number
@@ -85,28 +86,45 @@ func (m *Memory) Publish(name string, payload any) (uint64, error) {
 	if err := ValidStream(name); err != nil {
 		return 0, fmt.Errorf("publish: %w", err)
 	}
+	st, err := m.stream(name, true)
+	if err != nil {
+		return 0, err
+	}
+	if st.tailSize == 0 {
+		// A live-only stream: with nobody subscribed, the frame would go
+		// nowhere. It is numbered, not encoded.
+		st.mu.Lock()
+		if len(st.subs) == 0 && !st.dead {
+			st.seq++
+			seq := st.seq
+			st.mu.Unlock()
+			return seq, nil
+		}
+		st.mu.Unlock()
+	}
 	p, enc, err := encodePayload(payload)
 	if err != nil {
 		return 0, fmt.Errorf("publish to %q: encode payload: %w", name, err)
 	}
 	defer enc.release()
 	for {
-		st, err := m.stream(name, true)
-		if err != nil {
-			return 0, err
-		}
 		st.mu.Lock()
 		if st.dead { // forgotten since we looked it up, or the hub closed
 			st.mu.Unlock()
+			if st, err = m.stream(name, true); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		st.seq++
 		f := Frame{Stream: name, Seq: st.seq}
 		f.Data = appendFrame(make([]byte, 0, frameLen(st.prefix, p)), st.prefix, f.Seq, p)
-		if st.tail.len() == m.tailSize {
-			st.tail.pop()
+		if st.tailSize > 0 {
+			if st.tail.len() == st.tailSize {
+				st.tail.pop()
+			}
+			st.tail.push(f)
 		}
-		st.tail.push(f)
 		for _, s := range st.subs {
 			s.Deliver(f)
 		}
@@ -137,7 +155,10 @@ func (m *Memory) streamLocked(name string) *stream {
 	if st, ok := m.streams.Load(name); ok {
 		return st.(*stream)
 	}
-	st := &stream{name: name, prefix: framePrefix(name), idx: make(map[*Subscriber]int)}
+	st := &stream{name: name, prefix: framePrefix(name), tailSize: m.tailSize, idx: make(map[*Subscriber]int)}
+	if liveOnly(name) {
+		st.tailSize = 0
+	}
 	m.streams.Store(name, st)
 	return st
 }

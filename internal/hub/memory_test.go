@@ -881,3 +881,59 @@ func TestSubscriber_Poll(t *testing.T) {
 		}
 	})
 }
+
+// countingAppender is a JSONAppender that counts its encodings.
+type countingAppender struct {
+	n     *atomic.Int64
+	value int
+}
+
+func (c countingAppender) AppendJSON(dst []byte) []byte {
+	c.n.Add(1)
+	return fmt.Appendf(dst, `{"n":%d}`, c.value)
+}
+
+// The inspect stream is live only: frames go to its subscribers of the
+// moment, nobody watching costs no encoding, and a resume gets a gap.
+func TestMemory_LiveOnly(t *testing.T) {
+	m := newHub(t, Options{})
+	var encoded atomic.Int64
+	for i := 1; i <= 3; i++ {
+		seq, err := m.Publish(StreamInspect, countingAppender{&encoded, i})
+		if err != nil || seq != uint64(i) {
+			t.Fatalf("publish %d with nobody subscribed: seq %d, %v", i, seq, err)
+		}
+	}
+	if n := encoded.Load(); n != 0 {
+		t.Fatalf("with nobody subscribed the payload was encoded %d times, want 0", n)
+	}
+
+	s := newSub(t, 0)
+	subscribe(t, m, s, []string{StreamInspect}, nil)
+	expectNone(t, s) // no tail to replay
+	if _, err := m.Publish(StreamInspect, countingAppender{&encoded, 4}); err != nil {
+		t.Fatal(err)
+	}
+	f := nextData(t, s, StreamInspect, 4)
+	if want := `{"stream":"inspect","seq":4,"payload":{"n":4}}`; string(f.Data) != want {
+		t.Fatalf("frame %s, want %s", f.Data, want)
+	}
+	if n := encoded.Load(); n != 1 {
+		t.Fatalf("one subscriber: encoded %d times, want 1", n)
+	}
+
+	late := newSub(t, 0)
+	subscribe(t, m, late, []string{StreamInspect}, map[string]uint64{StreamInspect: 2})
+	want := Notice{Op: OpGap, Stream: StreamInspect, Since: 2, First: 0, Last: 4}
+	if got := nextNotice(t, late); got != want {
+		t.Fatalf("resume of a live-only stream: %+v, want %+v", got, want)
+	}
+	m.Unsubscribe(s, nil)
+	m.Unsubscribe(late, nil)
+	if _, err := m.Publish(StreamInspect, countingAppender{&encoded, 5}); err != nil {
+		t.Fatal(err)
+	}
+	if n, last := encoded.Load(), m.Last(StreamInspect); n != 1 || last != 5 {
+		t.Fatalf("after the last subscriber left: encoded %d times (want 1), last seq %d (want 5)", n, last)
+	}
+}

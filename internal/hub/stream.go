@@ -19,6 +19,16 @@ const (
 	StreamInspect       = "inspect" // the inspector's recorded exchanges, project-wide
 )
 
+// liveOnly reports whether stream name keeps no tail: its frames go to the
+// subscribers it has when they are published, and a Publish with none is
+// only numbered, its payload not even encoded. The inspect stream is: it
+// carries one frame per HTTP exchange of an inspected service, tens of
+// thousands a second under load, mostly with nobody watching; a tail of
+// DefaultTailSize frames would cover a few milliseconds of it, and its
+// clients read what they lack from the API (GET /api/inspect?after=ID). A
+// subscription that resumes it with since gets an OpGap notice.
+func liveOnly(name string) bool { return name == StreamInspect }
+
 // Limits on stream names.
 const (
 	// MaxStreamLen is the longest stream name, in bytes.

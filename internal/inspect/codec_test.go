@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"reflect"
 	"testing"
@@ -125,31 +124,4 @@ func bodyRecord(t testing.TB, ex *Exchange) []byte {
 		t.Fatalf("writeBody: %d, %v; wrote %d", n, err, b.Len())
 	}
 	return b.Bytes()
-}
-
-// SummaryJSON says what json.Marshal says of a summary, field for field.
-func TestSummaryJSON(t *testing.T) {
-	for _, ex := range []Exchange{
-		{},
-		{
-			ID: 4, ReplayOf: 1, Service: "web", Conn: 7, Seq: 2, Remote: "127.0.0.1:5000", Backend: "127.0.0.1:8000",
-			Request:  Request{Method: "POST", Target: `/a?q="x"&y=<z>`, Proto: "HTTP/1.1", Host: "naïve.test", Size: 12, Truncated: true},
-			Response: Response{Proto: "HTTP/1.1", Status: 201, Reason: "Created", Size: 3, Truncated: true},
-			Start:    t0, FirstByte: t0.Add(1500 * time.Microsecond), End: t0.Add(time.Second), Held: time.Millisecond,
-			Upgraded: true, Error: "cut\nshort \x01", FrameCount: 3,
-		},
-	} {
-		want, err := json.Marshal(&ex)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got, wantV any
-		if err := json.Unmarshal(ex.SummaryJSON(), &got); err != nil {
-			t.Fatalf("SummaryJSON is not JSON: %v\n%s", err, ex.SummaryJSON())
-		}
-		json.Unmarshal(want, &wantV)
-		if !reflect.DeepEqual(got, wantV) {
-			t.Errorf("SummaryJSON:\n got %s\nwant %s", ex.SummaryJSON(), want)
-		}
-	}
 }

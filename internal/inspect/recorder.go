@@ -72,12 +72,11 @@ type Options struct {
 	// DefaultReplayTimeout if 0.
 	ReplayTimeout time.Duration
 	// OnStored, if set, is called on the Recorder's goroutine after each
-	// batch of exchanges is stored, with their IDs set (replays included),
-	// as summaries: without bodies (their buffers are reused), header
-	// fields and Timing, which cost most to parse and to encode and which
-	// Get returns; the request and status lines, Host and everything else
-	// are set. The exchanges are the callee's. It must return quickly: the
-	// next batch waits for it.
+	// batch of exchanges is stored, with their IDs set (replays included)
+	// and without bodies (their buffers are reused). Their heads are not
+	// parsed yet: (*Summary).AppendJSON reads what a summary shows from
+	// them, only for an exchange someone wants to see. The exchanges are
+	// the callee's. It must return quickly: the next batch waits for it.
 	OnStored func([]*Exchange)
 	// Logger receives the package's warnings (sink failures, drops); nil
 	// discards them.
@@ -596,9 +595,6 @@ func (r *Recorder) store(batch []*Exchange, held int64) error {
 	}
 	r.stored.Add(uint64(len(batch)))
 	if r.opts.OnStored != nil {
-		for _, ex := range batch {
-			summarize(ex)
-		}
 		r.opts.OnStored(batch)
 	}
 	return nil

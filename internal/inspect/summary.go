@@ -6,14 +6,21 @@ import (
 	"time"
 )
 
-// SummaryJSON returns ex encoded as encoding/json encodes it, for an
-// exchange that is a summary (Options.OnStored): the fields a summary has,
-// without bodies, header fields, Server-Timing and frames. It writes the
-// JSON directly, without reflection: the engine publishes one per recorded
-// exchange, and at tens of thousands of requests a second json.Marshal was
-// a tenth of the inspector's cost.
-func (ex *Exchange) SummaryJSON() []byte {
-	b := make([]byte, 0, 512)
+// Summary is an exchange as the inspect stream carries it: without bodies,
+// header fields, Server-Timing and frames (Get has them). The engine
+// publishes each stored exchange as a *Summary (a conversion, no copy):
+// it implements the hub's JSONAppender, so that its JSON is written only
+// when someone watches the stream.
+type Summary Exchange
+
+// AppendJSON appends the summary to b as encoding/json encodes a summarized
+// Exchange, and returns the result. It writes the JSON directly, without
+// reflection: at tens of thousands of exchanges a second json.Marshal was a
+// tenth of the inspector's cost. It parses the heads of an exchange fresh
+// from the Recorder first (summarize), so it modifies the exchange.
+func (s *Summary) AppendJSON(b []byte) []byte {
+	ex := (*Exchange)(s)
+	summarize(ex)
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, ex.ID, 10)
 	if ex.ReplayOf != 0 {

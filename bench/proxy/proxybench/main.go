@@ -18,7 +18,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -170,7 +169,7 @@ func serveBerth(ctx context.Context, args []string) error {
 		defer h.Close()
 		publish := func(exs []*inspect.Exchange) {
 			for _, ex := range exs {
-				h.Publish(hub.StreamInspect, json.RawMessage(ex.SummaryJSON()))
+				h.Publish(hub.StreamInspect, (*inspect.Summary)(ex))
 			}
 		}
 		rec, err := inspect.New(inspect.Options{Sink: sink, Logger: log, OnStored: publish})
