@@ -73,10 +73,11 @@ type Options struct {
 	ReplayTimeout time.Duration
 	// OnStored, if set, is called on the Recorder's goroutine after each
 	// batch of exchanges is stored, with their IDs set (replays included)
-	// and without bodies (their buffers are reused). Their heads are not
-	// parsed yet: (*Summary).AppendJSON reads what a summary shows from
-	// them, only for an exchange someone wants to see. The exchanges are
-	// the callee's. It must return quickly: the next batch waits for it.
+	// and without bodies. Their heads are not parsed yet:
+	// (*Summary).AppendJSON reads what a summary shows from them, only for
+	// an exchange someone wants to see. The exchanges are lent for the
+	// call: the Recorder reuses them for later exchanges once it returns.
+	// It must return quickly: the next batch waits for it.
 	OnStored func([]*Exchange)
 	// Logger receives the package's warnings (sink failures, drops); nil
 	// discards them.
@@ -132,6 +133,11 @@ type Recorder struct {
 	lastErr       error // the sink's last error
 
 	replay *replayer
+
+	// recordings are ended recordings, stored or dropped, for Begin to
+	// reuse with their heads buffer: in the steady state recording an
+	// exchange allocates only the copy of its bodies.
+	recordings sync.Pool
 }
 
 var _ proxy.Recorder = (*Recorder)(nil)
@@ -139,6 +145,7 @@ var _ proxy.Recorder = (*Recorder)(nil)
 // item is what run receives: an ended exchange, or a Flush marker.
 type item struct {
 	ex   *Exchange
+	rec  *recording // the recording ex is part of; nil for a replay
 	held int64 // bytes of the memory budget to give back once stored
 	// flushed, if not nil, receives the result of storing the batch that
 	// holds this item and everything queued before it. A Flush marker has
@@ -262,12 +269,19 @@ func (r *Recorder) Begin(req *proxy.RequestHead) proxy.Exchange {
 		// from the client's side, with its link to the original.
 		return nil
 	}
-	rec := &recording{r: r, bufs: r.bufs.Load(), reqHint: req.ContentLength}
+	rec, _ := r.recordings.Get().(*recording)
+	if rec == nil {
+		rec = &recording{r: r}
+	}
+	rec.bufs, rec.reqHint = r.bufs.Load(), req.ContentLength
 	rec.ex = Exchange{Service: req.Service, Conn: req.Conn, Seq: req.Seq, Remote: req.Remote, Start: req.Start}
 	// The heads are kept as they passed, parsed only when read: one
 	// buffer, with room for a usual response head after the request's.
 	n := len(req.Head)
-	rec.heads = append(make([]byte, 0, n+respHeadRoom), req.Head...)
+	if cap(rec.heads) < n+respHeadRoom {
+		rec.heads = make([]byte, 0, n+respHeadRoom)
+	}
+	rec.heads = append(rec.heads[:0], req.Head...)
 	rec.ex.rawReq = rec.heads[:n:n]
 	return rec
 }
@@ -437,7 +451,21 @@ func (rec *recording) End(end *proxy.ExchangeEnd) {
 	ex.Response.Truncated = int64(len(rec.resp.buf)) < ex.Response.Size
 	held := rec.held
 	rec.mu.Unlock()
-	rec.r.enqueue(ex, held)
+	rec.r.enqueue(rec, held)
+}
+
+// maxReusedHeads is the largest heads buffer a recording keeps for reuse.
+const maxReusedHeads = 8 << 10
+
+// recycle makes rec, ended and no longer referred to (its bodies taken by
+// putBufs), available to Begin.
+func (r *Recorder) recycle(rec *recording) {
+	heads := rec.heads[:0]
+	if cap(heads) > maxReusedHeads {
+		heads = nil
+	}
+	*rec = recording{r: r, heads: heads}
+	r.recordings.Put(rec)
 }
 
 // reserve takes n bytes of the memory budget, if it has them.
@@ -458,19 +486,20 @@ func (r *Recorder) hasten() {
 	}
 }
 
-// enqueue hands an ended exchange to run, or drops it if the queue is full.
-// It never blocks.
-func (r *Recorder) enqueue(ex *Exchange, held int64) {
+// enqueue hands an ended recording to run, or drops it if the queue is
+// full. It never blocks.
+func (r *Recorder) enqueue(rec *recording, held int64) {
 	if !r.closed.Load() {
 		select {
-		case r.q <- item{ex: ex, held: held}:
+		case r.q <- item{ex: &rec.ex, rec: rec, held: held}:
 			return
 		default:
 		}
 	}
 	r.dropped.Add(1)
 	r.held.Add(-held)
-	r.putBufs(ex)
+	r.putBufs(&rec.ex)
+	r.recycle(rec)
 }
 
 // bodyBufs is a body cap and a pool of buffers of that capacity.
@@ -539,6 +568,7 @@ func (r *Recorder) run() {
 func (r *Recorder) writeBatch(first item) {
 	var (
 		batch   []*Exchange
+		recs    []*recording
 		held    int64
 		markers []chan error
 	)
@@ -549,6 +579,9 @@ func (r *Recorder) writeBatch(first item) {
 		if it.ex != nil {
 			batch = append(batch, it.ex)
 			held += it.held
+		}
+		if it.rec != nil {
+			recs = append(recs, it.rec)
 		}
 	}
 	add(first)
@@ -571,6 +604,9 @@ gather:
 		}
 	}
 	err := r.store(batch, held)
+	for _, rec := range recs {
+		r.recycle(rec)
+	}
 	for _, m := range markers {
 		m <- err
 	}

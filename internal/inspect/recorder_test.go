@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -270,6 +271,47 @@ func TestRecorder_CallsAfterEndAreIgnored(t *testing.T) {
 	}
 	if s := r.Stats(); s.Stored != 1 {
 		t.Errorf("Stats.Stored = %d, want 1 (End twice stores once)", s.Stored)
+	}
+}
+
+// Recordings are reused once their batch is stored: an exchange recorded
+// on a reused one keeps nothing of the one before (heads long and short,
+// bodies or none).
+func TestRecorder_ReusesRecordings(t *testing.T) {
+	r := newRecorder(t, Options{})
+	want := map[string]string{} // target → response body
+	for round := range 4 {
+		for i := range 30 {
+			target := fmt.Sprintf("/r%d/e%d?pad=%s", round, i, strings.Repeat("p", (i*37)%700))
+			s := synth{method: "POST", target: target, host: fmt.Sprintf("h%d.test", i), status: 200 + i%3,
+				respHeader: http.Header{"X-Round": {fmt.Sprint(round)}}}
+			if i%2 == 0 {
+				s.reqBody = []byte("req " + target)
+				s.respBody = []byte("resp " + target)
+			}
+			want[target] = string(s.respBody)
+			play(r, s)
+		}
+		flush(t, r)
+	}
+	exs := list(t, r.sink, Filter{Limit: -1})
+	if len(exs) != len(want) {
+		t.Fatalf("stored %d exchanges, want %d", len(exs), len(want))
+	}
+	for _, sum := range exs {
+		ex := get(t, r.sink, sum.ID)
+		target := ex.Request.Target
+		body, ok := want[target]
+		if !ok {
+			t.Fatalf("exchange %d has target %q, which was not sent", ex.ID, target)
+		}
+		delete(want, target)
+		round := strings.TrimPrefix(strings.Split(target, "/")[1], "r")
+		if string(ex.Response.Body) != body || ex.Response.Header.Get("X-Round") != round ||
+			(body != "" && string(ex.Request.Body) != "req "+target) || (body == "" && ex.Request.Body != nil) {
+			t.Errorf("exchange %d (%s): request body %q, response body %q, X-Round %q: mixed with another exchange",
+				ex.ID, target, ex.Request.Body, ex.Response.Body, ex.Response.Header.Get("X-Round"))
+		}
 	}
 }
 
