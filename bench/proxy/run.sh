@@ -24,4 +24,4 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 GOTOOLCHAIN=local go build -o "$tmp/proxybench" ./bench/proxy/proxybench
-"$tmp/proxybench" run -d "${DURATION:-5s}" -rounds "${ROUNDS:-3}" -nginx "$nginx" -targets "${TARGETS:-direct,berth,inspected,parse-only,nginx,httputil}" -out bench/proxy/RESULTS.md
+"$tmp/proxybench" run -d "${DURATION:-5s}" -rounds "${ROUNDS:-3}" -nginx "$nginx" -targets "${TARGETS:-direct,berth,inspected,parse-only,watched,nginx,httputil}" -out bench/proxy/RESULTS.md

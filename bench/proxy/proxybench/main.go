@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -137,6 +138,7 @@ func serveBerth(ctx context.Context, args []string) error {
 	backend := fs.String("backend", "", "backend address")
 	dir := fs.String("inspect", "", "record every exchange into an inspector database in this folder (as `berth up --inspect` does)")
 	nodb := fs.Bool("nodb", false, "with -inspect: record, but hand the exchanges to a sink that drops them (the cost of parsing and copying alone)")
+	watch := fs.Bool("watch", false, "with -inspect: a subscriber takes every frame of the inspect stream, as an open dashboard does")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the proxy to this file")
 	fs.Parse(args)
 	if *profile != "" {
@@ -163,10 +165,25 @@ func serveBerth(ctx context.Context, args []string) error {
 			sink = dropSink{}
 		}
 		// As the engine does: each stored exchange is published on the
-		// hub's inspect stream (encoded once, kept in the stream's tail
-		// for clients that resume), whether or not anyone listens.
+		// hub's inspect stream, encoded only if someone listens.
 		h := hub.NewMemory(hub.Options{})
 		defer h.Close()
+		if *watch {
+			sub := h.NewSubscriber()
+			if err := h.Subscribe(sub, []string{hub.StreamInspect}, nil); err != nil {
+				return err
+			}
+			defer sub.Close()
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() {
+				for {
+					if _, err := sub.Next(ctx); err != nil {
+						return
+					}
+				}
+			})
+		}
 		publish := func(exs []*inspect.Exchange) {
 			for _, ex := range exs {
 				h.Publish(hub.StreamInspect, (*inspect.Summary)(ex))
@@ -232,7 +249,7 @@ func run(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "also write the report to this file")
 	wrkBin := fs.String("wrk", "wrk", "wrk binary")
 	nginxBin := fs.String("nginx", "nginx", "nginx binary")
-	only := fs.String("targets", "direct,berth,inspected,nginx,httputil,parse-only", "targets to measure, comma-separated")
+	only := fs.String("targets", "direct,berth,inspected,watched,nginx,httputil,parse-only", "targets to measure, comma-separated")
 	fs.Parse(args)
 
 	tmp, err := os.MkdirTemp("", "proxybench-")
@@ -244,13 +261,13 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(6)
+	ports, err := freePorts(7)
 	if err != nil {
 		return err
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	var targets []target
-	for i, name := range []string{"direct", "berth", "nginx", "httputil", "inspected", "parse-only"} {
+	for i, name := range []string{"direct", "berth", "nginx", "httputil", "inspected", "parse-only", "watched"} {
 		if slices.Contains(strings.Split(*only, ","), name) {
 			targets = append(targets, target{name: name, addr: addr(i)})
 		}
@@ -301,6 +318,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	if has("parse-only") {
 		if err := startAs("parse-only", exec.Command(self, "berth", "-listen", addr(5), "-backend", addr(0), "-inspect", filepath.Join(tmp, "nodb"), "-nodb")); err != nil {
+			return err
+		}
+	}
+	if has("watched") {
+		if err := startAs("watched", exec.Command(self, "berth", "-listen", addr(6), "-backend", addr(0), "-inspect", filepath.Join(tmp, "watched"), "-watch")); err != nil {
 			return err
 		}
 	}
@@ -442,7 +464,7 @@ func inspectorReport(c *exec.Cmd, paired []string, dir string) string {
 	return b.String()
 }
 
-// pairedCosts compares, round by round, the inspected and parse-only runs of
+// pairedCosts compares, round by round, the inspected, parse-only and watched runs of
 // one cell with the plain proxy's run of the same round, and describes the
 // medians: requests/s as a ratio, and the proxy's CPU per request.
 func pairedCosts(targets []target, runs [][]result) []string {
@@ -452,7 +474,7 @@ func pairedCosts(targets []target, runs [][]result) []string {
 	}
 	var out []string
 	for i, t := range targets {
-		if t.name != "inspected" && t.name != "parse-only" {
+		if t.name != "inspected" && t.name != "parse-only" && t.name != "watched" {
 			continue
 		}
 		var ratios []float64
@@ -689,8 +711,11 @@ func reportMarkdown(results []result, d time.Duration, rounds int, v map[string]
 		if name == "berth" || name == "inspected" {
 			name = "**berth " + map[string]string{"berth": "proxy", "inspected": "inspected"}[name] + "**"
 		}
-		if name == "parse-only" {
+		switch name {
+		case "parse-only":
 			name = "berth inspected, no database"
+		case "watched":
+			name = "berth inspected, stream watched"
 		}
 		cpu := ""
 		if r.cpu > 0 {
