@@ -94,3 +94,18 @@ func TestSummary_OfAStoredExchange(t *testing.T) {
 		t.Fatal("OnStored was not called within 10 s")
 	}
 }
+
+// BenchmarkSummary_AppendJSON is what a watched inspect stream costs per
+// exchange: the summary of an exchange fresh from the Recorder.
+func BenchmarkSummary_AppendJSON(b *testing.B) {
+	req := reqHead("GET", "/api/items?page=2", "localhost:8000", http.Header{"Accept": {"*/*"}, "User-Agent": {"wrk"}})
+	resp := respHead(200, "OK", http.Header{"Content-Type": {"application/json"}, "Content-Length": {"100"}})
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		ex := Exchange{ID: 7, Service: "web", Conn: 3, Seq: 9, Remote: "127.0.0.1:50000", Backend: "127.0.0.1:8000",
+			Start: t0, FirstByte: t0.Add(time.Millisecond), End: t0.Add(2 * time.Millisecond), rawReq: req, rawResp: resp}
+		ex.Response.Size = 100
+		buf = (*Summary)(&ex).AppendJSON(buf[:0])
+	}
+}
