@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"net/http"
@@ -17,23 +18,33 @@ import (
 )
 
 // How an exchange is stored: two records per exchange, appended to those of
-// its segment (sqlite.go): its meta record to the segment's row, its body
-// record to the segment's file.
+// its segment (sqlite.go): its body record to the segment's file, and its
+// meta record to the meta records that follow the body records in that
+// file (in a segment written before migration 0006, in the segment's row).
 //
 // Its meta record is everything but the bodies and frames: the numbers and
-// names of the Exchange, and the request and response heads as HTTP/1.1
-// text. A recorded exchange's heads are the bytes the proxy saw (so
-// recording one costs a copy, and parsing them waits until someone looks);
-// a replay's are written from its parsed fields. Its body record is the
-// kept request and response bodies and the WebSocket frames.
+// names of the Exchange, where its body record is and that record's
+// checksum, and the request and response heads as HTTP/1.1 text. A
+// recorded exchange's heads are the bytes the proxy saw (so recording one
+// costs a copy, and parsing them waits until someone looks); a replay's are
+// written from its parsed fields. Its body record is the kept request and
+// response bodies and the WebSocket frames.
 //
 // Both are sequences of fields: unsigned varints (uvarint), signed varints
 // (varint) and byte strings (a uvarint length, then the bytes). The first
 // field of a meta record is its format version, so that a later version can
 // read an older one.
 
-// metaVersion is the format of the meta records this code writes.
-const metaVersion = 1
+// metaVersion is the format of the meta records this code writes. Version
+// 2 added the body record's checksum (bodyCRC): segment files are
+// overwritten in place, so after a crash of the machine a record may read
+// back as the bytes of an older one, and only a checksum tells. Version 1
+// records (segments of schema 0005) have none, and are read without.
+const metaVersion = 2
+
+// crcTable is the checksum of body records and of a segment's meta
+// records: CRC-32C, which amd64 and arm64 compute in hardware.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Flag bits of a meta record.
 const (
@@ -43,10 +54,17 @@ const (
 )
 
 // appendMeta appends ex's meta record to b, with where its body record sits
-// in the segment's bodies blob. reqHead and respHead are ex's heads as
-// received; nil means "write them from ex's fields" (a replay, an import).
-func appendMeta(b []byte, ex *Exchange, reqHead, respHead []byte, bodyOff, bodyLen int) []byte {
-	b = binary.AppendUvarint(b, metaVersion)
+// in the segment's file and its checksum. reqHead and respHead are ex's
+// heads as received; nil means "write them from ex's fields" (a replay, an
+// import).
+func appendMeta(b []byte, ex *Exchange, reqHead, respHead []byte, bodyOff, bodyLen int, bodyCRC uint32) []byte {
+	return appendMetaVersion(b, metaVersion, ex, reqHead, respHead, bodyOff, bodyLen, bodyCRC)
+}
+
+// appendMetaVersion is appendMeta in format version v (tests write version
+// 1, as schema 0005 did).
+func appendMetaVersion(b []byte, v uint64, ex *Exchange, reqHead, respHead []byte, bodyOff, bodyLen int, bodyCRC uint32) []byte {
+	b = binary.AppendUvarint(b, v)
 	b = binary.AppendUvarint(b, uint64(ex.ID))
 	b = binary.AppendUvarint(b, uint64(ex.ReplayOf))
 	b = appendString(b, ex.Service)
@@ -75,6 +93,9 @@ func appendMeta(b []byte, ex *Exchange, reqHead, respHead []byte, bodyOff, bodyL
 	b = binary.AppendUvarint(b, uint64(ex.FrameCount))
 	b = binary.AppendUvarint(b, uint64(bodyOff))
 	b = binary.AppendUvarint(b, uint64(bodyLen))
+	if v >= 2 {
+		b = binary.AppendUvarint(b, uint64(bodyCRC))
+	}
 	if reqHead == nil {
 		reqHead = appendRequestHead(nil, &ex.Request)
 	}
@@ -85,30 +106,48 @@ func appendMeta(b []byte, ex *Exchange, reqHead, respHead []byte, bodyOff, bodyL
 	return appendBytes(b, respHead)
 }
 
-// writeBody writes ex's body record to w and returns its length. Bodies and
-// payloads are written as they are, not copied into a record first: a
-// buffered w passes large ones straight through.
-func writeBody(w io.Writer, ex *Exchange) (int, error) {
-	var (
-		head [4 * binary.MaxVarintLen64]byte
-		n    int
-	)
-	write := func(h []byte, p []byte) error {
-		m, err := w.Write(h)
-		n += m
-		if err == nil && len(p) > 0 {
-			m, err = w.Write(p)
-			n += m
+// writeBody writes ex's body record to w and returns its length and
+// checksum. The small fields and payloads are gathered in buf (as much as
+// its capacity takes; its contents are overwritten) and written to w in one
+// call: a record of small bodies costs one Write and one checksum. Larger
+// ones are written as they are, not copied into a record first.
+func writeBody(w io.Writer, ex *Exchange, buf []byte) (n int, crc uint32, err error) {
+	buf = buf[:0]
+	var head [5 * binary.MaxVarintLen64]byte
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
 		}
+		crc = crc32.Update(crc, crcTable, buf)
+		m, err := w.Write(buf)
+		n += m
+		buf = buf[:0]
+		return err
+	}
+	write := func(h []byte, p []byte) error {
+		if len(buf)+len(h)+len(p) <= cap(buf) {
+			buf = append(append(buf, h...), p...)
+			return nil
+		}
+		buf = append(buf, h...)
+		if err := flush(); err != nil || len(p) == 0 {
+			return err
+		}
+		m, err := w.Write(p)
+		n += m
+		// After the write, which brought p into the processor's caches:
+		// a large body is seldom there before (checksummed first, it
+		// cost a quarter more to store).
+		crc = crc32.Update(crc, crcTable, p)
 		return err
 	}
 	for _, body := range [][]byte{ex.Request.Body, ex.Response.Body} {
 		if err := write(binary.AppendUvarint(head[:0], uint64(len(body))), body); err != nil {
-			return n, err
+			return n, crc, err
 		}
 	}
 	if err := write(binary.AppendUvarint(head[:0], uint64(len(ex.Frames))), nil); err != nil {
-		return n, err
+		return n, crc, err
 	}
 	for i := range ex.Frames {
 		f := &ex.Frames[i]
@@ -128,17 +167,40 @@ func writeBody(w io.Writer, ex *Exchange) (int, error) {
 		h = binary.AppendVarint(h, f.Length)
 		h = binary.AppendUvarint(h, uint64(len(f.Payload)))
 		if err := write(h, f.Payload); err != nil {
-			return n, err
+			return n, crc, err
 		}
 	}
-	return n, nil
+	err = flush()
+	return n, crc, err
+}
+
+// largestBody returns where the larger of ex's bodies starts in its body
+// record (as writeBody writes it), and its length.
+func largestBody(ex *Exchange) (at, n int) {
+	req, resp := len(ex.Request.Body), len(ex.Response.Body)
+	at = uvarintLen(uint64(req))
+	if req >= resp {
+		return at, req
+	}
+	return at + req + uvarintLen(uint64(resp)), resp
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // meta is a decoded meta record: the Exchange without its heads parsed,
 // and where its body record is.
 type meta struct {
-	ex                Exchange // Request and Response: sizes and truncation only
-	bodyOff, bodyLen  int
+	ex               Exchange // Request and Response: sizes and truncation only
+	bodyOff, bodyLen int
+	// bodyCRC is the body record's checksum, if hasCRC (version 2 on).
+	bodyCRC           uint32
+	hasCRC            bool
 	reqHead, respHead []byte // sub-slices of the record
 }
 
@@ -147,11 +209,12 @@ var errShort = errors.New("record ends early")
 // decodeMeta reads a meta record. The heads in m are slices of rec.
 func decodeMeta(rec []byte, m *meta) error {
 	d := decoder{b: rec}
-	if v := d.uvarint(); v != metaVersion {
+	v := d.uvarint()
+	if v < 1 || v > metaVersion {
 		if d.err != nil {
 			return d.err
 		}
-		return fmt.Errorf("meta record of format %d (this berth reads %d)", v, metaVersion)
+		return fmt.Errorf("meta record of format %d (this berth reads 1 to %d)", v, metaVersion)
 	}
 	ex := &m.ex
 	ex.ID = int64(d.uvarint())
@@ -175,6 +238,10 @@ func decodeMeta(rec []byte, m *meta) error {
 	ex.FrameCount = int(d.uvarint())
 	m.bodyOff = int(d.uvarint())
 	m.bodyLen = int(d.uvarint())
+	m.bodyCRC, m.hasCRC = 0, v >= 2
+	if m.hasCRC {
+		m.bodyCRC = uint32(d.uvarint())
+	}
 	m.reqHead = d.bytes()
 	m.respHead = d.bytes()
 	return d.err
@@ -370,6 +437,28 @@ func appendString(b []byte, s string) []byte {
 func appendBytes(b, p []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(p)))
 	return append(b, p...)
+}
+
+// startBytes and endBytes are appendBytes of the bytes appended to b
+// between them, written in place: startBytes leaves room for a length of
+// two bytes (128 to 16383, a meta record's) and returns where it is;
+// endBytes writes the length there, moving the bytes if it takes another
+// size, and returns b and where the bytes start.
+func startBytes(b []byte) ([]byte, int) {
+	return append(b, 0, 0), len(b)
+}
+
+func endBytes(b []byte, at int) ([]byte, int) {
+	var length [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(length[:], uint64(len(b)-at-2))
+	switch {
+	case n < 2:
+		b = slices.Delete(b, at, at+2-n)
+	case n > 2:
+		b = slices.Insert(b, at, length[2:n]...)
+	}
+	copy(b[at:], length[:n])
+	return b, at + n
 }
 
 // unixNano is t in nanoseconds since the epoch, 0 for the zero time.

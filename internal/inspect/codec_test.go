@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"hash/crc32"
 	"net/http"
 	"reflect"
 	"testing"
@@ -33,13 +34,14 @@ func TestCodec_RoundTrip(t *testing.T) {
 		FrameCount: 5,
 	}
 	body := bodyRecord(t, &ex)
-	rec := appendMeta(nil, &ex, nil, nil, 3, len(body))
+	sum := crc32.Checksum(body, crcTable)
+	rec := appendMeta(nil, &ex, nil, nil, 3, len(body), sum)
 	var m meta
 	if err := decodeMeta(rec, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.bodyOff != 3 || m.bodyLen != len(body) {
-		t.Errorf("body at %d+%d, want 3+%d", m.bodyOff, m.bodyLen, len(body))
+	if m.bodyOff != 3 || m.bodyLen != len(body) || !m.hasCRC || m.bodyCRC != sum {
+		t.Errorf("body at %d+%d, checksum %v %x; want 3+%d, %x", m.bodyOff, m.bodyLen, m.hasCRC, m.bodyCRC, len(body), sum)
 	}
 	got := m.exchange()
 	if err := decodeBody(body, &got); err != nil {
@@ -51,12 +53,26 @@ func TestCodec_RoundTrip(t *testing.T) {
 
 	// No response head, zero times: they stay absent.
 	bare := Exchange{ID: 1, Request: Request{Method: "GET", Target: "/", Proto: "HTTP/1.1", Header: http.Header{}}}
-	if err := decodeMeta(appendMeta(nil, &bare, nil, nil, 0, 0), &m); err != nil {
+	if err := decodeMeta(appendMeta(nil, &bare, nil, nil, 0, 0, 0), &m); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.exchange(); !reflect.DeepEqual(got, bare) {
 		t.Errorf("bare round trip:\n got %+v\nwant %+v", got, bare)
 	}
+
+	// A record of format 1 (schema 0005) has no checksum.
+	if err := decodeMeta(appendMetaVersion(nil, 1, &ex, nil, nil, 3, len(body), sum), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.exchange(); m.hasCRC || m.bodyOff != 3 || m.bodyLen != len(body) || !reflect.DeepEqual(got, withoutBodies(ex)) {
+		t.Errorf("format 1: checksum %v, body at %d+%d\n got %+v\nwant %+v", m.hasCRC, m.bodyOff, m.bodyLen, got, withoutBodies(ex))
+	}
+}
+
+// withoutBodies is ex as its meta record alone gives it back.
+func withoutBodies(ex Exchange) Exchange {
+	ex.Request.Body, ex.Response.Body, ex.Frames = nil, nil, nil
+	return ex
 }
 
 // A recorded exchange keeps its heads byte for byte; they are parsed when
@@ -66,7 +82,7 @@ func TestCodec_RawHeads(t *testing.T) {
 	resp := []byte("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
 	ex := Exchange{ID: 1, Start: t0}
 	var m meta
-	if err := decodeMeta(appendMeta(nil, &ex, req, resp, 0, 0), &m); err != nil {
+	if err := decodeMeta(appendMeta(nil, &ex, req, resp, 0, 0, 0), &m); err != nil {
 		t.Fatal(err)
 	}
 	if string(m.reqHead) != string(req) || string(m.respHead) != string(resp) {
@@ -82,7 +98,7 @@ func TestCodec_RawHeads(t *testing.T) {
 // Cut or corrupt records fail with an error, never a panic.
 func TestCodec_ShortRecords(t *testing.T) {
 	ex := Exchange{ID: 9, Service: "web", Request: Request{Method: "GET", Target: "/"}, Frames: []Frame{{Payload: []byte("p")}}}
-	rec := appendMeta(nil, &ex, nil, nil, 0, 0)
+	rec := appendMeta(nil, &ex, nil, nil, 0, 0, 0)
 	body := bodyRecord(t, &ex)
 	for n := range len(rec) {
 		var m meta
@@ -96,15 +112,31 @@ func TestCodec_ShortRecords(t *testing.T) {
 			t.Errorf("body cut at %d of %d bytes: no error", n, len(body))
 		}
 	}
-	var m meta
-	if err := decodeMeta(append([]byte{99}, rec[1:]...), &m); err == nil {
-		t.Error("a meta record of an unknown format: no error")
+	for _, v := range []byte{0, metaVersion + 1} {
+		var m meta
+		if err := decodeMeta(append([]byte{v}, rec[1:]...), &m); err == nil {
+			t.Errorf("a meta record of format %d: no error", v)
+		}
+	}
+}
+
+// startBytes and endBytes write what appendBytes does, whatever the size
+// of the length.
+func TestCodec_BytesInPlace(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 1 << 21} {
+		p := bytes.Repeat([]byte{'p'}, n)
+		b, at := startBytes([]byte("x"))
+		b = append(b, p...)
+		b, start := endBytes(b, at)
+		if want := appendBytes([]byte("x"), p); !bytes.Equal(b, want) || start != len(want)-n {
+			t.Errorf("%d bytes: wrote %d bytes, starting at %d; want %d, at %d", n, len(b), start, len(want), len(want)-n)
+		}
 	}
 }
 
 func FuzzDecodeRecords(f *testing.F) {
 	ex := Exchange{ID: 9, Request: Request{Method: "GET", Target: "/", Body: []byte("b")}, Frames: []Frame{{Payload: []byte("p")}}}
-	f.Add(appendMeta(nil, &ex, nil, nil, 0, 0))
+	f.Add(appendMeta(nil, &ex, nil, nil, 0, 0, 0))
 	f.Add(bodyRecord(f, &ex))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m meta
@@ -116,12 +148,20 @@ func FuzzDecodeRecords(f *testing.F) {
 	})
 }
 
-// bodyRecord is ex's body record.
+// bodyRecord is ex's body record, the same whether writeBody gathers none,
+// some or all of it.
 func bodyRecord(t testing.TB, ex *Exchange) []byte {
-	var b bytes.Buffer
-	n, err := writeBody(&b, ex)
-	if err != nil || n != b.Len() {
-		t.Fatalf("writeBody: %d, %v; wrote %d", n, err, b.Len())
+	var want []byte
+	for _, gather := range []int{0, 16, 1 << 10} {
+		var b bytes.Buffer
+		n, sum, err := writeBody(&b, ex, make([]byte, 0, gather))
+		if err != nil || n != b.Len() || sum != crc32.Checksum(b.Bytes(), crcTable) {
+			t.Fatalf("writeBody gathering %d: %d, %x, %v; wrote %d, checksum %x", gather, n, sum, err, b.Len(), crc32.Checksum(b.Bytes(), crcTable))
+		}
+		if want != nil && !bytes.Equal(b.Bytes(), want) {
+			t.Fatalf("writeBody gathering %d:\n%q\nwant\n%q", gather, b.Bytes(), want)
+		}
+		want = b.Bytes()
 	}
-	return b.Bytes()
+	return want
 }

@@ -60,16 +60,20 @@
 // DB keeps a bounded history: after each Add the oldest exchanges are
 // evicted until at most DBOptions.MaxExchanges remain (default 10,000) and
 // their kept bodies total at most DBOptions.MaxBodyBytes (default 256 MiB).
-// It stores a batch as one segment (codec.go, sqlite.go): a row of meta
-// records (everything but the bodies, the heads as the proxy passed them)
-// and a file of body records beside the database (inspect.bodies/), so one
-// INSERT and a few writes per batch rather than a row per exchange. The
-// meta records of the kept exchanges are also its index in memory (a few
-// hundred bytes each), read at the first Add, List or Get rather than at
-// open (about 5 ms for 10,000 exchanges, kept off berth's start): then List
-// and eviction read no row, Get reads one body record. IDs are never reused. A replay's ReplayOf may name an exchange
-// evicted since. Recorded traffic holds credentials: the files are created
-// 0600, in a 0700 folder.
+// It stores a batch as one segment (codec.go, sqlite.go): a file beside the
+// database (inspect.bodies/) of body records and then meta records
+// (everything but the bodies, the heads as the proxy passed them), and a
+// row of a few numbers, so a few writes and one small INSERT per batch
+// rather than a row per exchange. An evicted segment's file is overwritten
+// by a later segment rather than removed (the system reuses its cached
+// pages), and checksums tell a record that a crash of the machine lost or
+// left stale. The meta records of the kept exchanges are also its index in
+// memory (a few hundred bytes each), read from the files at the first Add,
+// List or Get rather than at open (about 10 ms for 10,000 exchanges, kept
+// off berth's start): then List and eviction read no file, Get reads one
+// body record. IDs are never reused. A replay's ReplayOf may name an
+// exchange evicted since. Recorded traffic holds credentials: the files are
+// created 0600, in a 0700 folder.
 //
 // # Replay
 //

@@ -146,7 +146,7 @@ var _ proxy.Recorder = (*Recorder)(nil)
 type item struct {
 	ex   *Exchange
 	rec  *recording // the recording ex is part of; nil for a replay
-	held int64 // bytes of the memory budget to give back once stored
+	held int64      // bytes of the memory budget to give back once stored
 	// flushed, if not nil, receives the result of storing the batch that
 	// holds this item and everything queued before it. A Flush marker has
 	// a nil ex; a replay has both. Its buffer is 1: run never waits.
