@@ -304,9 +304,8 @@ func parseHeads(ex *Exchange, reqHead, respHead []byte) {
 	}
 }
 
-// summarize makes ex a summary, as Options.OnStored describes: its request
-// and status lines and Host read from the heads it was recorded with, no
-// header fields, no Timing.
+// summarize makes ex a Summary: its request and status lines and Host read
+// from the heads it was recorded with, no header fields, no Timing.
 func summarize(ex *Exchange) {
 	if ex.rawReq != nil {
 		parseLines(ex, ex.rawReq, ex.rawResp)
