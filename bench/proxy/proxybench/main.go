@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -201,6 +202,24 @@ func serveBerth(ctx context.Context, args []string) error {
 				st.Stored, st.Dropped, st.Failed, st.Trimmed), 0o644)
 		}()
 		opts.Recorder = rec
+		// SIGUSR1 collects garbage and returns it to the system, so that
+		// run can tell the memory the history holds from garbage not yet
+		// collected (a process that allocates little collects rarely).
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() {
+			for {
+				select {
+				case <-usr1:
+					debug.FreeOSMemory()
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
 	}
 	p, err := proxy.Listen(opts)
 	if err != nil {
@@ -425,13 +444,19 @@ func inspectorReport(c *exec.Cmd, paired []string, dir string) string {
 	var b strings.Builder
 	b.WriteString("Recording's cost, each cell's rounds paired (the plain proxy's run and the inspected one's of the same round, a few seconds apart), median of the rounds: " +
 		strings.Join(paired, "; ") + ".\n\n")
-	rss := "?"
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
-		if m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(b); m != nil {
-			kb, _ := strconv.Atoi(string(m[1]))
-			rss = fmt.Sprintf("%.1f MB", float64(kb)/1024)
+	rss := func() string {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
+			if m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(b); m != nil {
+				kb, _ := strconv.Atoi(string(m[1]))
+				return fmt.Sprintf("%.1f MB", float64(kb)/1024)
+			}
 		}
+		return "?"
 	}
+	before := rss()
+	c.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(time.Second)
+	after := rss()
 	stopChild(c)
 	size := "?"
 	var total int64
@@ -460,7 +485,7 @@ func inspectorReport(c *exec.Cmd, paired []string, dir string) string {
 	if st, err := os.ReadFile(filepath.Join(dir, "stats.txt")); err == nil {
 		stats = string(st)
 	}
-	fmt.Fprintf(&b, "Inspected proxy at the end of the run: RSS %s with %s exchanges kept; database and bodies %s on disk; recorder: %s exchanges.\n\n", rss, kept, size, stats)
+	fmt.Fprintf(&b, "Inspected proxy at the end of the run: RSS %s with %s exchanges kept, %s once garbage is collected and returned to the system; database and bodies %s on disk; recorder: %s exchanges.\n\n", before, kept, after, size, stats)
 	return b.String()
 }
 
