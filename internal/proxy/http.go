@@ -158,15 +158,21 @@ func (o *observer) body(ps *parser, pe *pending, request bool, p []byte, t time.
 		return nil, false
 	}
 	if done {
-		ps.inBody = false
-		if request {
-			pe.reqDone = true
-		} else {
-			pe.respDone = true
-		}
-		o.endIfDone(pe, t)
+		o.bodyDone(ps, pe, request, t)
 	}
 	return p[n:], true
+}
+
+// bodyDone marks the body now passing one way (request or response) as
+// ended, and ends the exchange if both are. o.mu must be held.
+func (o *observer) bodyDone(ps *parser, pe *pending, request bool, t time.Time) {
+	ps.inBody = false
+	if request {
+		pe.reqDone = true
+	} else {
+		pe.respDone = true
+	}
+	o.endIfDone(pe, t)
 }
 
 // gatherHead adds p to the head ps gathers; see parser.gather. A head
@@ -461,13 +467,7 @@ func (o *observer) passedBlind(request bool, n int64, t time.Time) {
 		return
 	}
 	if ps.body.left <= 0 {
-		ps.inBody = false
-		if request {
-			pe.reqDone = true
-		} else {
-			pe.respDone = true
-		}
-		o.endIfDone(pe, t)
+		o.bodyDone(ps, pe, request, t)
 	}
 }
 
